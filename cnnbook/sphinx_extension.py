@@ -1,0 +1,60 @@
+"""Sphinx extension for the book build: offline MathJax and one execution cache per mode.
+
+Listed under ``sphinx: extra_extensions`` in ``_config.yml``.
+
+- MathJax 3 is served from the copy that the ``django-static-mathjax`` package installs, so
+  formulas render with no network. Without that package the CDN default stays in place.
+- Executed notebooks are cached in ``_build/.jupyter_cache/<mode>``, so a quick-mode cache can
+  never serve a full-mode build or the reverse, and switching mode re-executes every chapter.
+"""
+
+import shutil
+from pathlib import Path
+
+import cnnbook.mode
+
+MATHJAX_ENTRY = "tex-chtml.js"
+MATHJAX_STATIC = "mathjax"  # folder under the build's _static/
+
+
+def local_mathjax():
+    """Return the folder holding MathJax 3's es5 build, or None if it is not installed."""
+    try:
+        import mathjax  # the django-static-mathjax distribution
+    except ImportError:
+        return None
+    folder = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    return folder if (folder / MATHJAX_ENTRY).is_file() else None
+
+
+def execution_cache_path(outdir, mode):
+    """Return the jupyter-cache folder for a build into outdir in the given mode."""
+    return Path(outdir).parent / ".jupyter_cache" / mode
+
+
+def configure(app, config):
+    """Point MathJax at the local copy and the notebook cache at the mode's folder."""
+    if local_mathjax() is not None:
+        config.mathjax_path = f"{MATHJAX_STATIC}/{MATHJAX_ENTRY}"
+    config.nb_execution_cache_path = str(execution_cache_path(app.outdir, config.cnnbook_mode))
+
+
+def copy_mathjax(app, exception):
+    """Copy MathJax's entry script and its lazily loaded parts next to the built pages."""
+    source = local_mathjax()
+    if exception is not None or source is None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static" / MATHJAX_STATIC
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / MATHJAX_ENTRY, target / MATHJAX_ENTRY)
+    for part in source.iterdir():  # input/, output/ (fonts), ui/ (menu), a11y/, sre/, adaptors/
+        if part.is_dir():
+            shutil.copytree(part, target / part.name, dirs_exist_ok=True)
+
+
+def setup(app):
+    # A change of mode changes this value, which makes Sphinx re-read (re-execute) every page.
+    app.add_config_value("cnnbook_mode", cnnbook.mode.current(), rebuild="env")
+    app.connect("config-inited", configure)
+    app.connect("build-finished", copy_mathjax)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,128 @@
+"""The book builds, and its pages render in a real browser: math typeset, figures loaded, no
+tracebacks. Screenshots of every page are saved in _build/screenshots/ for a person to look at.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM_HINT = (
+    "headless Chromium is needed for this test: on Debian or Ubuntu, "
+    "`sudo apt-get install chromium chromium-driver`"
+)
+# Text of the rendered article with code listings removed, where raw TeX must not survive.
+ARTICLE_TEXT_JS = """
+const main = document.querySelector('main').cloneNode(true);
+main.querySelectorAll('pre, code, mjx-container').forEach(e => e.remove());
+return main.innerText;
+"""
+WAIT_FOR_MATHJAX_JS = """
+const done = arguments[arguments.length - 1];
+if (!window.MathJax || !MathJax.startup) { done('no MathJax'); return; }
+MathJax.startup.promise.then(() => done('typeset'), e => done('failed: ' + e));
+"""
+
+
+def toc_pages():
+    """Return every page of _toc.yml, the root first, as paths without suffix."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [chapter["file"] for chapter in toc["chapters"]]
+
+
+@pytest.fixture(scope="module")
+def book():
+    """Build the book (chapters executed in the current mode) and return its HTML folder."""
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run(
+        [str(jupyter_book), "build", "--warningiserror", "--keep-going", str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return HTML
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Selenium and Debian's chromedriver."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser test; {CHROMIUM_HINT}")
+        pytest.skip(CHROMIUM_HINT)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1000",
+    ]:
+        options.add_argument(flag)
+    session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
+    session.set_script_timeout(60)
+    yield session
+    session.quit()
+
+
+def test_every_page_of_the_toc_is_built(book):
+    for page in toc_pages():
+        assert (book / f"{page}.html").is_file(), page
+
+
+def test_mathjax_is_served_from_the_book_itself(book):
+    assert (book / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    pages_with_math = 0
+    for page in toc_pages():
+        html = (book / f"{page}.html").read_text()
+        assert "cdn.jsdelivr.net" not in html, f"{page} loads MathJax from the web"
+        pages_with_math += "_static/mathjax/tex-chtml.js" in html
+    assert pages_with_math >= 2
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_renders_in_a_browser(book, browser, page):
+    browser.get((book / f"{page}.html").as_uri())
+    mathjax = browser.execute_async_script(WAIT_FOR_MATHJAX_JS)
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1280, min(max(height, 800), 12000))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"{page.replace('/', '_')}.png"))
+
+    math_total = browser.execute_script("return document.querySelectorAll('.math').length")
+    math_typeset = browser.execute_script(
+        "return [...document.querySelectorAll('.math')]"
+        ".filter(e => e.querySelector('mjx-container') || e.tagName === 'MJX-CONTAINER').length"
+    )
+    if math_total:
+        assert mathjax == "typeset"
+        assert math_typeset == math_total, f"{math_total - math_typeset} formulas not typeset"
+    text = browser.execute_script(ARTICLE_TEXT_JS)
+    for raw in ["\\(", "\\[", "$$"]:
+        assert raw not in text, f"raw TeX {raw!r} left on {page}"
+
+    broken = browser.execute_script(
+        "return [...document.images].filter(i => !i.complete || i.naturalWidth === 0)"
+        ".map(i => i.src)"
+    )
+    assert broken == [], f"figures that did not load on {page}: {broken}"
+    outputs = browser.execute_script(
+        "return [...document.querySelectorAll('.cell_output')].map(e => e.innerText)"
+    )
+    assert not [o for o in outputs if "Traceback" in o], f"a cell output on {page} is a traceback"
