@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-.PHONY: book test lab
+.PHONY: book test lab reproduce bench assignments book-instructor
 
 $(INSTALLED): pyproject.toml jupyterlab-overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,3 +24,24 @@ test: $(INSTALLED)
 
 lab: $(INSTALLED)
 	$(BIN)/jupyter lab chapters
+
+# The students' exercise notebooks (_build/assignments/student/) and the grading bundles
+# (_build/assignments/grading/), generated from the chapters; see README.md, "Exercises".
+assignments: $(INSTALLED)
+	$(BIN)/cnnbook assign
+
+# The book with every exercise's solution and checks, for instructors, in its own folder.
+book-instructor: $(INSTALLED)
+	CNNBOOK_SOLUTIONS=1 $(BIN)/jupyter-book build --warningiserror --keep-going \
+		--path-output _build/instructor .
+	@echo "The instructors' book is at $(CURDIR)/_build/instructor/_build/html/index.html"
+
+# Train the notes' models in full mode and write data/reproduction.{json,md} (resumable;
+# MODEL=cnn1 trains one model; `python -m cnnbook.reproduce --list` lists them).
+reproduce: $(INSTALLED)
+	$(BIN)/python -m cnnbook.reproduce $(if $(MODEL),--model $(MODEL))
+
+# Time one epoch of CNNmodel1 and CNNmodel2: the book's training, plain Keras, plain PyTorch.
+bench: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m cnnbook.bench

@@ -1,4 +1,5 @@
-"""Sphinx extension for the book build: offline MathJax and one execution cache per mode.
+"""Sphinx extension for the book build: offline MathJax, one execution cache per mode, and
+solutions only in the instructor build.
 
 Listed under ``sphinx: extra_extensions`` in ``_config.yml``.
 
@@ -6,10 +7,19 @@ Listed under ``sphinx: extra_extensions`` in ``_config.yml``.
   formulas render with no network. Without that package the CDN default stays in place.
 - Executed notebooks are cached in ``_build/.jupyter_cache/<mode>``, so a quick-mode cache can
   never serve a full-mode build or the reverse, and switching mode re-executes every chapter.
+- Exercises are styled by sphinx-exercise (listed before this extension). Everything between a
+  ``solution-start`` and its ``solution-end``, the reference answers and the checks, is left
+  out of the book unless ``CNNBOOK_SOLUTIONS=1``: ``make book`` is the students' book and
+  ``make book-instructor`` the instructors', built into its own folder. The chapters execute
+  the same cells either way; only what the pages show differs.
 """
 
+import os
 import shutil
 from pathlib import Path
+
+from sphinx.transforms import SphinxTransform
+from sphinx_exercise.nodes import solution_node
 
 import cnnbook.mode
 
@@ -39,6 +49,29 @@ def configure(app, config):
     config.nb_execution_cache_path = str(execution_cache_path(app.outdir, config.cnnbook_mode))
 
 
+def solutions_shown():
+    """Return True when CNNBOOK_SOLUTIONS=1 asks for the instructor build (unset or 0: not)."""
+    value = os.environ.get("CNNBOOK_SOLUTIONS", "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(
+            f"CNNBOOK_SOLUTIONS={value!r} is not 0 or 1; set it to 1 for the instructor build "
+            "with solutions, or leave it unset for the students' book"
+        )
+    return value == "1"
+
+
+class RemoveSolutions(SphinxTransform):
+    """Drop every solution, gated code cells included, from a students' build."""
+
+    default_priority = 20  # after sphinx-exercise merges solution-start..solution-end (10)
+
+    def apply(self):
+        if self.config.cnnbook_solutions:
+            return
+        for node in list(self.document.findall(solution_node)):
+            node.parent.remove(node)
+
+
 def copy_mathjax(app, exception):
     """Copy MathJax's entry script and its lazily loaded parts next to the built pages."""
     source = local_mathjax()
@@ -55,6 +88,8 @@ def copy_mathjax(app, exception):
 def setup(app):
     # A change of mode changes this value, which makes Sphinx re-read (re-execute) every page.
     app.add_config_value("cnnbook_mode", cnnbook.mode.current(), rebuild="env")
+    app.add_config_value("cnnbook_solutions", solutions_shown(), rebuild="env")
+    app.add_transform(RemoveSolutions)
     app.connect("config-inited", configure)
     app.connect("build-finished", copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

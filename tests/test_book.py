@@ -86,6 +86,14 @@ def test_every_page_of_the_toc_is_built(book):
         assert (book / f"{page}.html").is_file(), page
 
 
+def test_chapters_show_their_exercises_but_not_the_solutions(book):
+    for page in toc_pages()[1:]:
+        html = (book / f"{page}.html").read_text()
+        assert html.count('class="exercise admonition"') >= 3, f"{page} shows too few exercises"
+        assert 'class="solution' not in html, f"{page} shows a solution in the students' book"
+        assert "SOLUTION" not in html, f"{page} shows an answer cell in the students' book"
+
+
 def test_mathjax_is_served_from_the_book_itself(book):
     assert (book / "_static" / "mathjax" / "tex-chtml.js").is_file()
     pages_with_math = 0

@@ -1,0 +1,351 @@
+"""Exercise notebooks for students and grading bundles, generated from the chapters.
+
+A chapter ends with a section ``## Exercises``. Each exercise is written for sphinx-exercise:
+
+- an ``{exercise}`` directive with a ``:label:`` (the question's name) and the task;
+- optionally cells the student is given (a model to read, data);
+- ``{solution-start} label`` … ``{solution-end}`` around the reference answer and its checks.
+  Answer cells use otter-grader's markers (``x = 42  # SOLUTION``, or ``# BEGIN SOLUTION`` …
+  ``# END SOLUTION`` inside a function), which become ``...`` in the student's notebook. A check
+  is a code cell tagged ``public-check`` (the student runs it) or ``hidden-check`` (grading
+  only): one function whose parameters are named after the answers, then a call to it, so the
+  chapter runs every check against the reference answer. Each check is worth one point.
+
+``assign`` turns that section into an otter-grader master notebook and runs ``otter assign``,
+which strips the solutions, adds the ``grader.check`` cells, writes the test files and checks
+the reference answers against every check. For a chapter NN_name it writes
+
+- ``student/NN_name/``: the exercise notebook and its public checks (``tests/``), for students;
+- ``grading/NN_name/``: ``autograder.zip`` with every check, the reference notebook with the
+  solutions, and ``questions.json`` (each exercise's label, title and points), for grading.
+"""
+
+import ast
+import dataclasses
+import json
+import re
+import shutil
+import tempfile
+import typing
+from pathlib import Path
+
+import jupytext
+import nbformat
+import otter.assign
+import yaml
+
+EXERCISES_HEADING = "## Exercises"
+PUBLIC_CHECK = "public-check"
+HIDDEN_CHECK = "hidden-check"
+DIRECTIVE = re.compile(
+    r"^(?P<fence>:{3,})\{(?P<name>exercise|solution-start|solution-end)\}\s*(.*?)\s*$"
+)
+INSTRUCTIONS = """\
+Run the cells from the top. Replace each `...` with your answer and run its cell, then run the
+check below it: it says whether your answer is correct, gives a hint when it is not, and tells
+you when an exercise has not been attempted yet. Grading runs your notebook afresh from top to
+bottom, with these checks and further, hidden ones."""
+ASSIGNMENT_CONFIG = {
+    "init_cell": True,
+    "check_all_cell": False,
+    "export_cell": False,
+    "run_tests": True,  # otter assign checks the reference answers against every check
+    "show_question_points": True,
+    "solutions_pdf": False,
+    "tests": {"files": True, "ok_format": False},
+}
+
+
+class Directive(typing.NamedTuple):
+    """An exercise, solution-start or solution-end directive of a chapter's Markdown."""
+
+    name: str
+    argument: str
+    options: dict
+    body: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    """One exercise of a chapter: the task, the cells it gives, its answer cells and checks."""
+
+    label: str
+    title: str
+    prompt: str
+    given: tuple[nbformat.NotebookNode, ...]
+    solution: tuple[nbformat.NotebookNode, ...]
+    public_checks: tuple[str, ...]
+    hidden_checks: tuple[str, ...]
+
+    @property
+    def points(self) -> int:
+        """One point per check."""
+        return len(self.public_checks) + len(self.hidden_checks)
+
+
+def toc_chapters(root) -> list[Path]:
+    """The chapter files listed in the book's _toc.yml, in order."""
+    toc_path = Path(root) / "_toc.yml"
+    if not toc_path.is_file():
+        raise ValueError(f"{toc_path} does not exist; give the book's root folder")
+    toc = yaml.safe_load(toc_path.read_text())
+    return [Path(root) / f"{chapter['file']}.md" for chapter in toc.get("chapters", [])]
+
+
+def read_exercises(chapter) -> list[Exercise]:
+    """The exercises at the end of a MyST chapter, in order; [] if it has no Exercises section."""
+    return [item for item in _read_section(chapter)[1] if isinstance(item, Exercise)]
+
+
+def master_notebook(chapter) -> nbformat.NotebookNode:
+    """The otter-grader master notebook (solutions and checks) of a chapter's exercises."""
+    chapter = Path(chapter)
+    title, items = _read_section(chapter)
+    if not any(isinstance(item, Exercise) for item in items):
+        raise ValueError(f"{chapter} has no exercises; add a '{EXERCISES_HEADING}' section")
+    config = {"name": chapter.stem, **ASSIGNMENT_CONFIG}
+    cells = [
+        nbformat.v4.new_raw_cell(
+            "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False)
+        ),
+        nbformat.v4.new_markdown_cell(f"# Exercises: {title}\n\n{INSTRUCTIONS}"),
+    ]
+    for item in items:
+        if not isinstance(item, Exercise):
+            cells.append(item)
+            continue
+        cells += [
+            nbformat.v4.new_raw_cell(f"# BEGIN QUESTION\nname: {item.label}"),
+            nbformat.v4.new_markdown_cell(f"### Exercise: {item.title}\n\n{item.prompt}"),
+            *item.given,
+            nbformat.v4.new_raw_cell("# BEGIN SOLUTION"),
+            *item.solution,
+            nbformat.v4.new_raw_cell("# END SOLUTION"),
+            nbformat.v4.new_raw_cell("# BEGIN TESTS"),
+            *[_test_cell(check, hidden=False) for check in item.public_checks],
+            *[_test_cell(check, hidden=True) for check in item.hidden_checks],
+            nbformat.v4.new_raw_cell("# END TESTS"),
+            nbformat.v4.new_raw_cell("# END QUESTION"),
+        ]
+    metadata = {"kernelspec": jupytext.read(chapter).metadata["kernelspec"]}
+    return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
+
+
+def assign(root, out, chapters=None) -> list[str]:
+    """Write the notebook and bundle of each chapter (default: all); return the ones written."""
+    root, out = Path(root), Path(out)
+    paths = toc_chapters(root) if chapters is None else [_chapter_path(root, c) for c in chapters]
+    written = []
+    for path in paths:
+        if not read_exercises(path):
+            print(f"{path.relative_to(root)}: no exercises, skipped")
+            continue
+        _assign_chapter(path, out)
+        written.append(path.stem)
+    return written
+
+
+def _assign_chapter(path: Path, out: Path) -> None:
+    """Run otter assign on one chapter and lay its output out under out/."""
+    name = path.stem
+    with tempfile.TemporaryDirectory(prefix="cnnbook-assign-") as scratch:
+        master = Path(scratch) / f"{name}.ipynb"
+        nbformat.write(master_notebook(path), master)
+        try:
+            otter.assign.main(str(master), str(Path(scratch) / "dist"), no_pdfs=True)
+        except RuntimeError as error:  # otter ran the checks on the reference answers
+            raise ValueError(
+                f"{path}: the reference answers fail their own checks; fix the answer or the "
+                f"check named below\n{error}"
+            ) from None
+        dist = Path(scratch) / "dist"
+        student, grading = out / "student" / name, out / "grading" / name
+        for folder in (student, grading):
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(dist / "student", student)
+        grading.mkdir(parents=True)
+        (zip_path,) = (dist / "autograder").glob("*.zip")
+        shutil.copy(zip_path, grading / "autograder.zip")
+        shutil.copy(dist / "autograder" / f"{name}.ipynb", grading / f"{name}.ipynb")
+    exercises = read_exercises(path)
+    manifest = {
+        "chapter": name,
+        "questions": [
+            {"name": exercise.label, "title": exercise.title, "points": exercise.points}
+            for exercise in exercises
+        ],
+    }
+    (grading / "questions.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"{name}: {len(exercises)} exercises -> {student} and {grading}")
+
+
+def _chapter_path(root: Path, chapter: str) -> Path:
+    """The chapter file for a name such as '03_parameters' (or a path to it)."""
+    for path in toc_chapters(root):
+        if chapter in (path.stem, str(path), str(path.relative_to(root))):
+            return path
+    names = ", ".join(path.stem for path in toc_chapters(root))
+    raise ValueError(f"{chapter!r} is not a chapter of the book; choose from {names}")
+
+
+def _read_section(chapter) -> tuple[str, list]:
+    """The chapter's title and its Exercises section as cells and Exercise items, in order."""
+    chapter = Path(chapter)
+    notebook = jupytext.read(chapter)
+    title = next(
+        (
+            line[2:].strip()
+            for cell in notebook.cells
+            if cell.cell_type == "markdown"
+            for line in cell.source.splitlines()
+            if line.startswith("# ")
+        ),
+        chapter.stem,
+    )
+    pieces, started = [], False
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            text = cell.source
+            if not started:
+                lines = text.splitlines()
+                if EXERCISES_HEADING not in (line.strip() for line in lines):
+                    continue
+                started = True
+                heading = [line.strip() for line in lines].index(EXERCISES_HEADING)
+                text = "\n".join(lines[heading + 1 :])
+            pieces += _markdown_pieces(text, chapter)
+        elif started and cell.cell_type == "code":
+            pieces.append(cell)
+    return title, _group(pieces, chapter)
+
+
+def _markdown_pieces(text: str, chapter: Path) -> list:
+    """Split Markdown into markdown cells and the exercise and solution Directives between them."""
+    pieces, plain, lines, index = [], [], text.splitlines(), 0
+    while index < len(lines):
+        match = DIRECTIVE.match(lines[index])
+        if match is None:
+            plain.append(lines[index])
+            index += 1
+            continue
+        if "\n".join(plain).strip():
+            pieces.append(nbformat.v4.new_markdown_cell("\n".join(plain).strip()))
+        plain = []
+        fence, name, argument = match.group("fence"), match.group("name"), match.group(3)
+        end = index + 1
+        while end < len(lines) and not re.fullmatch(f"{fence}:*\\s*", lines[end]):
+            end += 1
+        if end == len(lines):
+            raise ValueError(f"{chapter}: the {{{name}}} directive is never closed; add {fence}")
+        body = lines[index + 1 : end]
+        options = {}
+        while body and re.match(r"^:[\w-]+:", body[0]):
+            key, _, value = body.pop(0)[1:].partition(":")
+            options[key] = value.strip()
+        pieces.append(Directive(name, argument, options, "\n".join(body).strip()))
+        index = end + 1
+    if "\n".join(plain).strip():
+        pieces.append(nbformat.v4.new_markdown_cell("\n".join(plain).strip()))
+    return pieces
+
+
+def _group(pieces: list, chapter: Path) -> list:
+    """Gather each exercise with its given cells, solution and checks; other cells pass through."""
+    items, current, state = [], None, "outside"
+    for piece in pieces:
+        if not isinstance(piece, Directive):
+            tags = piece.metadata.get("tags", [])
+            if state == "solution" and (PUBLIC_CHECK in tags or HIDDEN_CHECK in tags):
+                key = "hidden_checks" if HIDDEN_CHECK in tags else "public_checks"
+                current[key].append(_check_source(piece.source, current["label"], chapter))
+            elif state in ("given", "solution"):
+                current[state].append(_plain_cell(piece))
+            elif piece.cell_type == "code" or items:  # the section's introduction is the book's
+                items.append(_plain_cell(piece))
+        elif piece.name == "exercise":
+            if state != "outside":
+                raise ValueError(f"{chapter}: exercise {current['label']!r} has no solution-end")
+            if not piece.options.get("label"):
+                raise ValueError(f"{chapter}: the exercise {piece.argument!r} needs a :label:")
+            current = {
+                "label": piece.options["label"],
+                "title": piece.argument,
+                "prompt": piece.body,
+                "given": [],
+                "solution": [],
+                "public_checks": [],
+                "hidden_checks": [],
+            }
+            state = "given"
+        elif piece.name == "solution-start":
+            if state != "given" or piece.argument != current["label"]:
+                raise ValueError(
+                    f"{chapter}: solution-start {piece.argument!r} does not follow its exercise; "
+                    "put it right after the exercise with that :label:"
+                )
+            state = "solution"
+        else:  # solution-end
+            if state != "solution":
+                raise ValueError(f"{chapter}: a solution-end has no solution-start before it")
+            items.append(_exercise(current, chapter))
+            current, state = None, "outside"
+    if state != "outside":
+        raise ValueError(f"{chapter}: exercise {current['label']!r} has no solution-end")
+    return items
+
+
+def _exercise(fields: dict, chapter: Path) -> Exercise:
+    """An Exercise from its gathered fields, or ValueError if it lacks an answer or checks."""
+    label = fields["label"]
+    if not any(cell.cell_type == "code" for cell in fields["solution"]):
+        raise ValueError(f"{chapter}: exercise {label!r} has no answer cell in its solution")
+    for key, tag in (("public_checks", PUBLIC_CHECK), ("hidden_checks", HIDDEN_CHECK)):
+        if not fields[key]:
+            raise ValueError(
+                f"{chapter}: exercise {label!r} has no {tag}; add a code cell tagged {tag} "
+                "inside its solution"
+            )
+    return Exercise(
+        label=label,
+        title=fields["title"] or label,
+        prompt=fields["prompt"],
+        given=tuple(fields["given"]),
+        solution=tuple(fields["solution"]),
+        public_checks=tuple(fields["public_checks"]),
+        hidden_checks=tuple(fields["hidden_checks"]),
+    )
+
+
+def _check_source(source: str, label: str, chapter: Path) -> str:
+    """A check's code, if it is one function definition optionally followed by a call to it."""
+    body = ast.parse(source).body
+    well_formed = len(body) in (1, 2) and isinstance(body[0], ast.FunctionDef)
+    if well_formed and len(body) == 2:
+        call = body[1]
+        well_formed = (
+            isinstance(call, ast.Expr)
+            and isinstance(call.value, ast.Call)
+            and getattr(call.value.func, "id", None) == body[0].name
+        )
+    if not well_formed:
+        raise ValueError(
+            f"{chapter}: a check of exercise {label!r} is not one function definition followed "
+            "by a call to it; write `def check_...(answer): assert ...` then `check_...(answer)`"
+        )
+    return source
+
+
+def _plain_cell(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A fresh cell with the source of cell (no jupytext metadata, no outputs)."""
+    if cell.cell_type == "code":
+        return nbformat.v4.new_code_cell(cell.source)
+    return nbformat.v4.new_markdown_cell(cell.source)
+
+
+def _test_cell(source: str, hidden: bool) -> nbformat.NotebookNode:
+    """An otter test cell: the check, worth one point, public or hidden."""
+    config = "\n".join(
+        ['""" # BEGIN TEST CONFIG', "points: 1", f"hidden: {str(hidden).lower()}"]
+        + ['""" # END TEST CONFIG', ""]
+    )
+    return nbformat.v4.new_code_cell(config + source)

@@ -1,0 +1,134 @@
+"""Fixtures shared by the exercise and grading tests: the output of `cnnbook assign`, and one
+folder of real submissions made from it (every chapter's reference and blank notebooks, and
+chapter 3's troublesome ones), graded once per test session with `cnnbook grade`.
+"""
+
+import csv
+import os
+import socket
+import threading
+import time
+
+import nbformat
+import pytest
+from submissions import (
+    INTRUDER_CONNECTS,
+    INTRUDER_READS,
+    INTRUDER_WRITES,
+    MEMORY_GB,
+    NOTES,
+    ROOT,
+    TIMEOUT,
+    TROUBLE_CHAPTER,
+    guarded,
+    reference_answers,
+    run_cnnbook,
+    submission,
+)
+
+
+@pytest.fixture(scope="session")
+def assigned(tmp_path_factory):
+    """The student notebooks and grading bundles of every chapter, from `cnnbook assign`."""
+    out = tmp_path_factory.mktemp("assignments")
+    started = time.monotonic()
+    result = run_cnnbook("assign", "--out", out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    print(f"cnnbook assign: {time.monotonic() - started:.0f} s")
+    return out
+
+
+@pytest.fixture(scope="session")
+def host_listener():
+    """A TCP server on the host's loopback that a sandboxed notebook must not reach."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(1)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                server.accept()[0].close()
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def graded(assigned, host_listener, tmp_path_factory):
+    """One folder of submissions graded by `cnnbook grade`: its paths, CSV rows and wall time."""
+    base = tmp_path_factory.mktemp("grading")
+    folder, out = base / "submissions", base / "grades"
+    folder.mkdir()
+    bundles = assigned / "grading"
+    for chapter in sorted(path.name for path in bundles.iterdir()):
+        for name, answered in (("reference", True), ("blank", False)):
+            notebook = submission(assigned, chapter, answered)
+            nbformat.write(notebook, folder / f"{chapter}-{name}.ipynb")
+    paths = {
+        "secrets": [
+            str(ROOT / "chapters" / f"{TROUBLE_CHAPTER}.md"),
+            str(bundles / TROUBLE_CHAPTER / f"{TROUBLE_CHAPTER}.ipynb"),
+            str(folder / f"{TROUBLE_CHAPTER}-reference.ipynb"),
+        ],
+        "outside": [
+            str(out / "notes.txt"),
+            str(folder / f"{TROUBLE_CHAPTER}-reference.ipynb"),
+            str(ROOT / "intruder-was-here.txt"),
+            str(base / "intruder-was-here.txt"),
+            f"/tmp/intruder-was-here-{os.getpid()}.txt",
+        ],
+    }
+    answers = reference_answers(assigned, TROUBLE_CHAPTER)
+    troubles = {
+        "exception": {0: "pool_shape = (15, 15, 16)\nconv_parameters = 1 / 0"},
+        "endless-loop": {1: "while True:\n    pass"},
+        "memory-hog": {1: "hog = [bytearray(2**28) for _ in range(40)]  # 10 GiB, all written"},
+        "print-flood": {0: "for _ in range(20):\n    print('x' * 2**20)\n" + answers[0]},
+        "intruder": {
+            0: guarded(INTRUDER_READS.format(paths=paths["secrets"]), "read", answers[0]),
+            1: guarded(INTRUDER_CONNECTS.format(port=host_listener), "connected", answers[1]),
+            2: INTRUDER_WRITES.format(paths=paths["outside"]) + answers[2],
+        },
+    }
+    for name, changes in troubles.items():
+        notebook = submission(assigned, TROUBLE_CHAPTER, changes=changes)
+        nbformat.write(notebook, folder / f"{name}.ipynb")
+    out.mkdir()
+    (out / "notes.txt").write_text(NOTES)
+    (folder / "not-a-notebook.ipynb").write_text("These are my answers: 15, 15, 16 and 448.\n")
+    text = (folder / f"{TROUBLE_CHAPTER}-reference.ipynb").read_text()
+    (folder / "truncated.ipynb").write_text(text[: len(text) // 2])
+    started = time.monotonic()
+    result = run_cnnbook(
+        "grade",
+        folder,
+        "--bundles",
+        bundles,
+        "--out",
+        out,
+        "--timeout",
+        TIMEOUT,
+        "--memory-gb",
+        MEMORY_GB,
+    )
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(out / "scores.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    print(f"cnnbook grade: {len(list(folder.iterdir()))} submissions in {seconds:.0f} s")
+    return {
+        "folder": folder,
+        "out": out,
+        "bundles": bundles,
+        "paths": paths,
+        "rows": rows,
+        "seconds": seconds,
+        "log": result.stderr,
+    }

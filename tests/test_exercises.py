@@ -1,0 +1,269 @@
+"""The chapters' exercises: every chapter has at least three, each with public and hidden
+checks; no check passes on the blank notebook and every check passes on the reference answers;
+the checks in the student's notebook give immediate feedback; the student materials hold no
+solutions; and the book shows the exercises, with solutions only in the instructor build.
+"""
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from nbclient import NotebookClient
+from submissions import ROOT, TROUBLE_CHAPTER, reference_answers, submission
+
+from cnnbook import assignments, exercises, sphinx_extension
+
+CHAPTERS = assignments.toc_chapters(ROOT)
+HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
+
+def chapter_ids(path):
+    """A test id for a chapter path."""
+    return path.stem
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=chapter_ids)
+def test_every_chapter_ends_with_at_least_three_exercises(chapter):
+    found = assignments.read_exercises(chapter)
+    assert len(found) >= 3, f"{chapter.name} has {len(found)} exercises under '## Exercises'"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=chapter_ids)
+def test_every_exercise_has_public_and_hidden_checks(chapter):
+    for exercise in assignments.read_exercises(chapter):
+        assert exercise.public_checks, f"{exercise.label} has no public check"
+        assert exercise.hidden_checks, f"{exercise.label} has no hidden check"
+        assert exercise.points == len(exercise.public_checks) + len(exercise.hidden_checks)
+
+
+def graded_record(graded, chapter, kind):
+    """The grading result of a chapter's reference or blank notebook."""
+    path = graded["out"] / "results" / f"{chapter.stem}-{kind}.json"
+    assert path.is_file(), f"{chapter.stem} was not graded; does it have exercises?"
+    record = json.loads(path.read_text())
+    assert record["status"] == "graded", record["detail"]
+    labels = {exercise.label for exercise in assignments.read_exercises(chapter)}
+    assert set(record["questions"]) == labels
+    return record
+
+
+def checks(record, passed):
+    """(question, check number) of every check that passed (or failed)."""
+    return [
+        (name, number)
+        for name, question in record["questions"].items()
+        for number, check in enumerate(question["checks"], start=1)
+        if check["passed"] is passed
+    ]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=chapter_ids)
+def test_no_check_passes_on_the_blank_student_notebook(graded, chapter):
+    assert checks(graded_record(graded, chapter, "blank"), passed=True) == []
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=chapter_ids)
+def test_the_reference_answers_pass_every_check(graded, chapter):
+    assert checks(graded_record(graded, chapter, "reference"), passed=False) == []
+
+
+def test_the_student_materials_hold_no_solutions_and_no_hidden_checks(assigned):
+    for bundle in sorted((assigned / "grading").iterdir()):
+        chapter = ROOT / "chapters" / f"{bundle.name}.md"
+        student = assigned / "student" / bundle.name
+        text = "\n".join(path.read_text() for path in student.rglob("*") if path.is_file())
+        assert "SOLUTION" not in text
+        with zipfile.ZipFile(bundle / "autograder.zip") as archive:
+            tests = "\n".join(
+                archive.read(name).decode() for name in archive.namelist() if "tests/" in name
+            )
+        for exercise in assignments.read_exercises(chapter):
+            for check in exercise.public_checks:
+                assert check.splitlines()[0] in text and check.splitlines()[0] in tests
+            for check in exercise.hidden_checks:
+                assert check.splitlines()[0] not in text and check.splitlines()[0] in tests
+
+
+def test_a_check_in_the_notebook_says_correct_wrong_or_not_attempted(assigned, tmp_path):
+    folder = tmp_path / TROUBLE_CHAPTER
+    shutil.copytree(assigned / "student" / TROUBLE_CHAPTER, folder)
+    wrong = "pool_shape = (15, 15, 16)\nconv_parameters = 3 * 3 * 3 * 16"
+    right = reference_answers(assigned, TROUBLE_CHAPTER)[2]
+    notebook = submission(assigned, TROUBLE_CHAPTER, False, {0: wrong, 2: right})
+    NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(folder)}}).execute()
+    feedback = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.source.startswith("grader.check("):
+            name = cell.source.split('"')[1]
+            feedback[name] = "".join(
+                output.get("data", {}).get("text/plain", "") for output in cell.outputs
+            )
+    assert "leaves out the biases" in feedback["parameters-by-hand"]
+    assert "448" not in feedback["parameters-by-hand"]
+    assert "NotAttempted: build_model has no answer yet" in feedback["parameters-to-keras"]
+    assert "All test cases passed!" in feedback["parameters-from-keras"]
+    assert "NotAttempted: counts has no answer yet" in feedback["parameters-budget"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "attempted"),
+    [
+        ({"x": ...}, False),
+        ({"x": None}, False),
+        ({"x": {1: ..., 2: None}}, False),
+        ({"x": 0}, True),
+        ({"x": []}, True),
+        ({"x": (1, ...)}, True),
+    ],
+)
+def test_require_tells_a_placeholder_from_an_answer(answers, attempted):
+    if attempted:
+        exercises.require(**answers)
+    else:
+        with pytest.raises(exercises.NotAttempted, match="x has no answer yet"):
+            exercises.require(**answers)
+
+
+EXERCISE = """
+## Exercises
+
+```{code-cell} ipython3
+import math
+```
+
+:::{exercise} Square roots
+:label: square-root
+
+Set `root` to the square root of 2.
+:::
+
+:::{solution-start} square-root
+:::
+
+```{code-cell} ipython3
+root = math.sqrt(2)  # SOLUTION
+```
+"""
+PUBLIC = """
+```{code-cell} ipython3
+:tags: [public-check]
+
+def check_root(root):
+    assert abs(root**2 - 2) < 1e-9, "square your root: it should give 2"
+
+
+check_root(root)
+```
+"""
+HIDDEN = PUBLIC.replace("public-check", "hidden-check").replace("check_root", "check_exactly")
+END = "\n:::{solution-end}\n:::\n"
+
+
+def write_chapter(folder, body):
+    """A MyST chapter with the given body, in folder."""
+    path = folder / "99_roots.md"
+    path.write_text(HEADER + "# Roots\n" + body)
+    return path
+
+
+def test_an_exercise_is_read_with_its_checks(tmp_path):
+    (exercise,) = assignments.read_exercises(
+        write_chapter(tmp_path, EXERCISE + PUBLIC + HIDDEN + END)
+    )
+    assert (exercise.label, exercise.title, exercise.points) == ("square-root", "Square roots", 2)
+    assert exercise.prompt == "Set `root` to the square root of 2."
+    assert [cell.source for cell in exercise.solution] == ["root = math.sqrt(2)  # SOLUTION"]
+
+
+def test_a_chapter_without_exercises_has_none(tmp_path):
+    assert assignments.read_exercises(write_chapter(tmp_path, "Just prose.\n")) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (EXERCISE + PUBLIC + END, "has no hidden-check"),
+        (EXERCISE + HIDDEN + END, "has no public-check"),
+        (EXERCISE + PUBLIC + HIDDEN, "has no solution-end"),
+        (
+            EXERCISE.replace("solution-start} square-root", "solution-start} other-label") + END,
+            "does not follow",
+        ),
+        (
+            EXERCISE + PUBLIC.replace("\n\ncheck_root(root)", "\nprint(1)") + HIDDEN + END,
+            "one function",
+        ),
+        (EXERCISE.replace(":label: square-root\n", "") + END, "needs a :label:"),
+    ],
+    ids=["no-hidden", "no-public", "no-end", "wrong-label", "not-a-function", "no-label"],
+)
+def test_a_malformed_exercise_is_refused_with_the_fix(tmp_path, body, message):
+    with pytest.raises(ValueError, match=message):
+        assignments.read_exercises(write_chapter(tmp_path, body))
+
+
+def build_small_book(folder, solutions):
+    """Build a one-page book with an exercise, with or without solutions; return its HTML."""
+    folder.mkdir()
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: page\n")
+    (folder / "_config.yml").write_text(
+        "title: Exercises\nexecute:\n  execute_notebooks: force\n"
+        "parse:\n  myst_enable_extensions: [colon_fence, dollarmath]\n"
+        "sphinx:\n  extra_extensions: [sphinx_exercise, cnnbook.sphinx_extension]\n"
+    )
+    (folder / "page.md").write_text(HEADER + "# Roots\n" + EXERCISE + PUBLIC + HIDDEN + END)
+    environment = {**os.environ, "CNNBOOK_SOLUTIONS": "1" if solutions else "0"}
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "jupyter-book"),
+            "build",
+            "--warningiserror",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return (folder / "_build" / "html" / "page.html").read_text()
+
+
+def text_of(page):
+    """The text of an HTML page, tags removed (code is highlighted token by token)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_the_book_shows_solutions_only_in_the_instructor_build(tmp_path):
+    students = build_small_book(tmp_path / "students", solutions=False)
+    instructors = build_small_book(tmp_path / "instructors", solutions=True)
+    for page in (students, instructors):
+        assert 'class="exercise admonition"' in page
+    assert "math.sqrt(2)" not in text_of(students) and "check_exactly" not in text_of(students)
+    assert 'class="solution admonition"' in instructors
+    assert "math.sqrt(2)" in text_of(instructors) and "check_exactly" in text_of(instructors)
+
+
+def test_the_solutions_switch_accepts_only_0_or_1(monkeypatch):
+    monkeypatch.setenv("CNNBOOK_SOLUTIONS", "yes")
+    with pytest.raises(ValueError, match="set it to 1 for the instructor build"):
+        sphinx_extension.solutions_shown()
+    monkeypatch.setenv("CNNBOOK_SOLUTIONS", "1")
+    assert sphinx_extension.solutions_shown()
