@@ -1,4 +1,5 @@
-"""Figures shared by the chapters: images side by side, all the same width."""
+"""Figures shared by the chapters, all the same width: images side by side, grids of small
+grey images, and curves over the epochs."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -26,4 +27,49 @@ def show_images(images, titles, suptitle=None, vmin=None, vmax=None):
     axes[0, 0].set_ylabel("row (pixel)")
     if suptitle:
         fig.suptitle(suptitle)
+    return fig
+
+
+def curves(series, title, ylabel="accuracy", references=None):
+    """Plot each of series (label -> one value per epoch) against epochs 1, 2, ...; the figure.
+
+    references (label -> value) are drawn as dashed horizontal lines, e.g. the notes' figures.
+    """
+    fig, ax = plt.subplots(figsize=(WIDTH, 4), layout="constrained")
+    for label, values in series.items():
+        epochs = np.arange(1, len(values) + 1)
+        ax.plot(epochs, values, marker="o", label=label)
+    for index, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, linestyle="--", color=f"C{len(series) + index}", label=label)
+    longest = max(len(values) for values in series.values())
+    ax.set_xticks(np.arange(1, longest + 1, max(1, longest // 12)))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def grid(images, titles, suptitle, ncols=10, vmin=None, vmax=None):
+    """Show (H, W) images in rows of ncols, grey, with a title each and no axes; the figure."""
+    if len(images) != len(titles):
+        raise ValueError(
+            f"got {len(images)} images but {len(titles)} titles; give one title per image"
+        )
+    nrows = max(1, -(-len(images) // ncols))
+    panel = WIDTH / ncols
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(WIDTH, panel * 1.25 * nrows + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, image, title in zip(axes.flat, images, titles, strict=False):
+        ax.imshow(np.asarray(image), cmap="gray", vmin=vmin, vmax=vmax)
+        ax.set_title(title, fontsize=9)
+    fig.suptitle(suptitle)
     return fig

@@ -1,0 +1,304 @@
+"""Reproduce the notes' MNIST accuracies in full mode: data/reproduction.json and .md.
+
+    python -m cnnbook.reproduce --list          the models, and which have results
+    python -m cnnbook.reproduce --model cnn1    train one model (repeat --model for more)
+    python -m cnnbook.reproduce                 train every model
+
+Training goes through the model cache, so an interrupted run resumes where it stopped and a
+model trained once (by this command or a full-mode book build) is not trained again. Each row
+records the machine and versions it ran on; a model without a result shows as "not yet run".
+"""
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import cnnbook.cache
+import cnnbook.mode
+from cnnbook import ensemble, machine, mnist, models, training
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "data" / "reproduction.json"
+NOT_RUN = "not yet run"
+HEADER = """\
+# Reproduction report
+
+The notes' MNIST models trained as the notes train them, in full mode (all 60,000 training
+digits, the notes' epochs), each tested on the 10,000 test digits. Written by
+`python -m cnnbook.reproduce`; the machines are listed below the table.
+"""
+
+
+def run(recipe, sizes):
+    """Train recipe (every member of an ensemble) and test it; returns its results row."""
+    digits = mnist.load(sizes.train_samples, sizes.test_samples)
+    start = time.perf_counter()
+    members = models.train_ensemble(recipe, digits, sizes)
+    probabilities = np.stack(
+        [member.model.predict(digits.x_test, batch_size=1000, verbose=0) for member in members]
+    )
+    predicted = ensemble.majority_vote(probabilities)
+    test_accuracy = float(np.mean(predicted == mnist.labels(digits.y_test)))
+    notes = recipe.notes_accuracy
+    first = members[0]
+    row = _row(recipe, sizes.epochs(recipe.epochs))
+    row.update(
+        status="done",
+        test_accuracy=test_accuracy,
+        difference=None if notes is None else test_accuracy - notes,
+        wall_seconds=sum(member.seconds for member in members),
+        epoch_seconds=statistics.median(s for m in members for s in m.epoch_seconds),
+        history={name: first.history[name] for name in sorted(first.history)},
+        mode=sizes.mode,
+        train_samples=sizes.train_samples,
+        test_samples=sizes.test_samples,
+        machine=first.machine or machine.describe(),  # where the first member was trained
+        versions=versions(),
+        finished=max(member.finished or "" for member in members) or _now(),
+        from_cache=all(member.from_cache for member in members),
+        seconds_this_run=time.perf_counter() - start,
+        cache_keys=[member.key for member in members],
+    )
+    if recipe.members > 1:
+        row["member_accuracies"] = [
+            float(np.mean(p.argmax(axis=1) == mnist.labels(digits.y_test))) for p in probabilities
+        ]
+    return row
+
+
+def rows(results):
+    """One row per recipe, in catalogue order: its result if it has one, else 'not yet run'.
+
+    A result for a setting that is no longer the recipe's counts as not yet run.
+    """
+    recipes = models.RECIPES
+    done = {
+        row["model"]: row
+        for row in results.get("models", [])
+        if row["status"] == "done"
+        and row["model"] in recipes
+        and row["setting"] == recipes[row["model"]].setting()
+    }
+    return [
+        done.get(name) or _row(recipe, recipe.epochs) for name, recipe in models.RECIPES.items()
+    ]
+
+
+def markdown(results):
+    """The results as a Markdown page: a title and what it is, then `table`."""
+    return HEADER + "\n" + table(results)
+
+
+def table(results):
+    """The results as Markdown: the table, the settings, the machines, and notes."""
+    table = [
+        "| model | our test accuracy | the notes | difference | epochs | wall time | per epoch "
+        "| run on |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    settings = ["| model | setting |", "| --- | --- |"]
+    machines, loads, modes = [], [], set()
+    for row in rows(results):
+        notes = row["notes_figure"] or "not reported"
+        settings.append(f"| {row['title']} | {row['setting']} |")
+        if row["status"] != "done":
+            table.append(f"| {row['title']} | {NOT_RUN} | {notes} | | {row['epochs']} | | | |")
+            continue
+        modes.add(row["mode"])
+        where = _describe_machine(row)
+        if where not in machines:
+            machines.append(where)
+        load = row["machine"].get("load_average_at_start")
+        if load is not None:
+            loads.append(f"{row['title']} {load:.1f}")
+        difference = "" if row["difference"] is None else f"{100 * row['difference']:+.2f} pp"
+        table.append(
+            f"| {row['title']} | {100 * row['test_accuracy']:.2f}% | {notes} | {difference} "
+            f"| {row['epochs']} | {_duration(row['wall_seconds'])} "
+            f"| {row['epoch_seconds']:.1f} s | {machines.index(where) + 1} |"
+        )
+    lines = []
+    if modes - {"full"}:
+        lines.append(f"**Some rows were run in {', '.join(sorted(modes - {'full'}))} mode.**\n")
+    lines += [
+        *table,
+        "",
+        "The settings (the notes', except the augmentation's ranges, which are the book's):",
+        "",
+        *settings,
+        "",
+    ]
+    if machines:
+        lines += ["Machines and versions:", ""]
+        lines += [f"{index}. {where}" for index, where in enumerate(machines, start=1)]
+        lines.append("")
+    if loads:
+        lines.append(
+            "Load average (processes wanting a core) when each run started: "
+            f"{', '.join(loads)}. The cores may also have been shared with work outside "
+            "this machine's view, such as other virtual machines on the same host."
+        )
+        lines.append("")
+    lines.append(
+        "pp: percentage points. Wall time is the time spent training (all members of an "
+        "ensemble), validation included, as first measured: a rerun served by the model cache "
+        "keeps it. Per epoch: the median epoch."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def versions():
+    """Keras, its backend, NumPy and the cnnbook commit (with '+changes' if not committed)."""
+    found = {**training.versions(), "numpy": np.__version__}
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        found["cnnbook"] = commit + ("+changes" if changed else "")
+    return found
+
+
+def read(path=RESULTS):
+    """The results file's contents, or an empty result set if there is none yet."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {"models": []}
+
+
+def write(results, path=RESULTS):
+    """Write the results as JSON at path and as Markdown beside it, each atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = {"models": rows(results)}
+    for target, text in (
+        (path, json.dumps(table, indent=1, ensure_ascii=False) + "\n"),
+        (path.with_suffix(".md"), markdown(table)),
+    ):
+        draft = target.with_name(f".{target.name}.{os.getpid()}")
+        draft.write_text(text)
+        os.replace(draft, target)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnbook.reproduce",
+        description="Train the notes' MNIST models in full mode and write the results table.",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        choices=list(models.RECIPES),
+        help="train only this model (repeat for more); default: all",
+    )
+    parser.add_argument("--list", action="store_true", help="list the models and their status")
+    parser.add_argument(
+        "--mode",
+        choices=list(cnnbook.mode.MODES),
+        default="full",
+        help="sizes to train with (default full; quick needs --output)",
+    )
+    parser.add_argument("--output", type=Path, help=f"results JSON file (default {RESULTS})")
+    args = parser.parse_args(argv)
+    path = args.output or RESULTS
+    if args.mode != "full" and args.output is None:
+        parser.error(f"{args.mode}-mode results never go into {RESULTS}; pass --output")
+    if args.list:
+        for row in rows(read(path)):
+            result = f"{100 * row['test_accuracy']:.2f}%" if row["status"] == "done" else NOT_RUN
+            print(
+                f"{row['model']:<15} {row['title']:<28} {result:>12}   notes: "
+                f"{row['notes_figure'] or 'not reported'}"
+            )
+        return 0
+    sizes = cnnbook.mode.MODES[args.mode]
+    for name in args.model or list(models.RECIPES):
+        recipe = models.RECIPES[name]
+        print(
+            f"{name}: training {recipe.title} for {sizes.epochs(recipe.epochs)} epochs ...",
+            flush=True,
+        )
+        row = run(recipe, sizes)
+        with _locked(path):  # other runs may be writing other models' rows
+            results = read(path)
+            results["models"] = [r for r in rows(results) if r["model"] != name] + [row]
+            write(results, path)
+        print(
+            f"{name}: {100 * row['test_accuracy']:.2f}% in {_duration(row['wall_seconds'])} "
+            f"(notes: {recipe.notes_figure or 'not reported'})",
+            flush=True,
+        )
+    return 0
+
+
+def _locked(path):
+    """A lock (in the model cache's folder) held while path is read, changed and written."""
+    name = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
+    return cnnbook.cache.lock(f"results-{name}")
+
+
+def _now():
+    """The time now, UTC, ISO 8601 to the second."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _row(recipe, epochs):
+    """A results row with what is known before training."""
+    return {
+        "model": recipe.name,
+        "title": recipe.title,
+        "setting": recipe.setting(),
+        "notes_figure": recipe.notes_figure,
+        "notes_accuracy": recipe.notes_accuracy,
+        "epochs": epochs,
+        "status": NOT_RUN,
+        "test_accuracy": None,
+    }
+
+
+def _describe_machine(row):
+    """One line on where a row ran: processor, cores, load, memory, system and versions."""
+    found, versions = row["machine"], row["versions"]
+    parts = [f"{found['cpu']}, {found['cores']} cores"]
+    if found.get("memory_bytes"):
+        parts.append(f"{found['memory_bytes'] / 2**30:.0f} GiB memory")
+    parts.append(f"{found['system']}, Python {found['python']}")
+    backend = versions["backend"]
+    parts.append(
+        f"Keras {versions['keras']} on {backend} {versions.get(backend, '?')}, "
+        f"NumPy {versions['numpy']}, cnnbook {versions.get('cnnbook', 'unknown')}"
+    )
+    return "; ".join(parts)
+
+
+def _duration(seconds):
+    """Seconds in words: '48 s', '12 min 3 s' or '2 h 5 min'."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Training as the notes do: their optimizer settings, seeded runs, and the model cache.
+
+Optimizer defaults changed across Keras versions: Keras 2's ``Adadelta()`` had learning rate
+1.0, tf.keras 2 and Keras 3 have 0.001, a thousand times smaller. So every setting is spelled
+out in `OPTIMIZERS`, as Keras 2 had it when the notes were written, and never left to defaults.
+
+`train` looks in the model cache (`cnnbook.cache`) first, under a key of everything that
+determines the result: the `Setup`, the model and optimizer as Keras configures them, the data
+(by content), and the Keras and backend versions.
+"""
+
+import dataclasses
+import datetime
+import hashlib
+import importlib
+import time
+
+import keras
+import numpy as np
+
+import cnnbook.cache
+import cnnbook.machine
+from cnnbook import specs
+
+# The notes' optimizers with Keras 2's default settings (epsilon was Keras 2's K.epsilon()).
+OPTIMIZERS = {
+    "adadelta": {"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7},
+    "rmsprop": {"learning_rate": 1e-3, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7},
+}
+LOSS = "categorical_crossentropy"
+INPUT_SHAPE = (28, 28, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """How a model is trained: layers, activation, optimizer, epochs, batch size, seed."""
+
+    notation: str  # the notes' layer notation, e.g. "conv5-20, maxpool2, FC-100, softmax-10"
+    activation: str = "relu"  # of the convolutions and FC layers
+    optimizer: str = "adadelta"  # a key of OPTIMIZERS
+    learning_rate: float | None = None  # None: the value in OPTIMIZERS
+    epochs: int = 12
+    batch_size: int = 100
+    augmentation: tuple[float, float] | None = None  # (largest shift in pixels, in degrees)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}; add its "
+                "settings to cnnbook.training.OPTIMIZERS first"
+            )
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} {value!r} should be a positive whole number")
+        if self.augmentation is not None and len(self.augmentation) != 2:
+            raise ValueError(
+                f"augmentation {self.augmentation!r} should be None or (largest shift in "
+                "pixels, largest rotation in degrees), e.g. (2, 10)"
+            )
+        specs.parse(self.notation, input_shape=INPUT_SHAPE)  # raises ValueError if it is wrong
+
+    def settings(self):
+        """The optimizer's settings: OPTIMIZERS[optimizer], with learning_rate if given."""
+        settings = dict(OPTIMIZERS[self.optimizer])
+        if self.learning_rate is not None:
+            settings["learning_rate"] = self.learning_rate
+        return settings
+
+
+@dataclasses.dataclass
+class Trained:
+    """A trained model with its per-epoch history, epoch times and cache key."""
+
+    model: keras.Model
+    history: dict  # "accuracy", "loss" (and "val_accuracy", "val_loss"): one value per epoch
+    epoch_seconds: list  # wall time of each epoch, validation included
+    seconds: float  # wall time of the whole training, compilation included
+    key: str
+    from_cache: bool
+    finished: str | None = None  # when the training ended (UTC, ISO 8601)
+    machine: dict | None = None  # where it ran (cnnbook.machine.describe(), at the start)
+
+    def table(self):
+        """The history as aligned text: one row per epoch, accuracies in percent."""
+        names = [n for n in ("loss", "accuracy", "val_loss", "val_accuracy") if n in self.history]
+        rows = [["epoch", *names, "seconds"]]
+        for epoch, seconds in enumerate(self.epoch_seconds):
+            values = [self.history[name][epoch] for name in names]
+            cells = [
+                f"{100 * value:.2f}%" if "accuracy" in name else f"{value:.4f}"
+                for name, value in zip(names, values, strict=True)
+            ]
+            rows.append([str(epoch + 1), *cells, f"{seconds:.1f}"])
+        widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+        return "\n".join(
+            "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
+            for row in rows
+        )
+
+
+def optimizer(setup):
+    """A new Keras optimizer with every setting of setup.settings() given explicitly."""
+    classes = {"adadelta": keras.optimizers.Adadelta, "rmsprop": keras.optimizers.RMSprop}
+    return classes[setup.optimizer](**setup.settings())
+
+
+def build(setup):
+    """The model of setup, seeded with setup.seed and compiled with its optimizer and loss."""
+    keras.utils.set_random_seed(setup.seed)
+    model = specs.parse(setup.notation, input_shape=INPUT_SHAPE).to_keras(setup.activation)
+    if setup.augmentation is not None:
+        shift, degrees = setup.augmentation
+        augmenting = [
+            keras.layers.RandomTranslation(
+                shift / INPUT_SHAPE[0], shift / INPUT_SHAPE[1], fill_mode="constant"
+            ),
+            keras.layers.RandomRotation(degrees / 360, fill_mode="constant"),
+        ]  # active in training only; prediction sees the digits as they are
+        model = keras.Sequential([keras.Input(shape=INPUT_SHAPE), *augmenting, *model.layers])
+    model.compile(optimizer=optimizer(setup), loss=LOSS, metrics=["accuracy"])
+    return model
+
+
+def fit(model, setup, x, y, validation_data=None):
+    """Train model for setup.epochs, quietly; returns (history dict, seconds of each epoch)."""
+    timer = _EpochTimer()
+    history = model.fit(
+        x,
+        y,
+        batch_size=setup.batch_size,
+        epochs=setup.epochs,
+        validation_data=validation_data,
+        verbose=0,
+        callbacks=[timer],
+    )
+    values = {name: [float(v) for v in series] for name, series in history.history.items()}
+    return values, timer.seconds
+
+
+def train(setup, x, y, validation_data=None):
+    """Train setup's model on (x, y), or load it from the model cache; returns a Trained."""
+    model = build(setup)
+    key = cnnbook.cache.key(describe(setup, model, x, y, validation_data))
+    with cnnbook.cache.lock(key):
+        entry = cnnbook.cache.load(key)
+        if entry is not None:
+            cached, record = entry
+            return Trained(
+                cached,
+                record["history"],
+                record["epoch_seconds"],
+                record["seconds"],
+                key,
+                True,
+                record.get("finished"),
+                record.get("machine"),
+            )
+        where = cnnbook.machine.describe()
+        start = time.perf_counter()
+        history, epoch_seconds = fit(model, setup, x, y, validation_data)
+        seconds = time.perf_counter() - start
+        record = {
+            "setup": dataclasses.asdict(setup),
+            "history": history,
+            "epoch_seconds": epoch_seconds,
+            "seconds": seconds,
+            "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "machine": where,
+            "versions": versions(),
+        }
+        cnnbook.cache.store(key, model, record)
+    return Trained(model, history, epoch_seconds, seconds, key, False, record["finished"], where)
+
+
+def accuracy(model, x, y):
+    """The share of images in x whose most probable class is the one-hot label in y."""
+    predicted = model.predict(x, batch_size=1000, verbose=0).argmax(axis=-1)
+    return float(np.mean(predicted == np.asarray(y).argmax(axis=-1)))
+
+
+def describe(setup, model, x, y, validation_data=None):
+    """Everything that determines a trained model, as the JSON the cache key is made from."""
+    config = model.get_config()
+    config.pop("name", None)  # layer names count up within a session; they change nothing
+    for layer in config["layers"]:
+        layer["config"].pop("name", None)
+    optimizer_config = model.optimizer.get_config()
+    optimizer_config.pop("name", None)  # counts up too: adadelta, adadelta_1, ...
+    data = {"x": _fingerprint(x), "y": _fingerprint(y), "validation": None}
+    if validation_data is not None:
+        data["validation"] = [_fingerprint(array) for array in validation_data]
+    return {
+        "setup": dataclasses.asdict(setup),
+        "model": config,
+        "optimizer": optimizer_config,
+        "loss": LOSS,
+        "data": data,
+        "versions": versions(),
+    }
+
+
+def versions():
+    """The versions of Keras and of the backend it runs on."""
+    backend = keras.backend.backend()
+    module = importlib.import_module(backend)
+    return {"keras": keras.__version__, "backend": backend, backend: module.__version__}
+
+
+def _fingerprint(array):
+    """Shape, dtype and BLAKE2 digest of an array's contents."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.blake2b(array.view(np.uint8), digest_size=16).hexdigest()
+    return {"shape": list(array.shape), "dtype": str(array.dtype), "blake2b": digest}
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of each epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)

@@ -1,0 +1,39 @@
+"""The training-speed benchmark: its report, and that its PyTorch models are the same models."""
+
+import pytest
+
+from cnnbook import bench
+
+
+def _way(median, first=2.0):
+    return {
+        "median": median,
+        "fastest": median - 1,
+        "first_epoch": first,
+        "setup_peak": 2**29,
+        "peak": 2**30,
+    }
+
+
+def test_the_report_gives_medians_ratios_and_memory():
+    results = {"cnn1": {"book": _way(5.0), "keras": _way(5.0), "pytorch": _way(8.0)}}
+    text = bench.report(results, rounds=3)
+    assert "| cnn1 | 5.00 s (2.00 s) | 5.00 s (2.00 s) | 8.00 s (2.00 s) | 1.000 | 0.625 |" in text
+    assert "| cnn1 | 4.00 s | 4.00 s | 7.00 s | 1.000 | 0.571 |" in text
+    assert "| cnn1 | 512 → 1024 | 512 → 1024 | 512 → 1024 |" in text
+
+
+def test_without_pytorch_its_ratio_is_left_out():
+    text = bench.report({"cnn2": {"book": _way(4.0), "keras": _way(5.0)}}, rounds=1)
+    assert "| 0.800 | n/a |" in text and "| 0.750 | n/a |" in text
+
+
+@pytest.mark.parametrize("name, parameters", [("cnn1", 289_630), ("cnn2", 85_670)])
+def test_the_pytorch_models_have_the_notes_parameter_counts(name, parameters, monkeypatch):
+    torch = pytest.importorskip("torch")
+    captured = {}
+    monkeypatch.setattr(
+        torch.optim, "Adadelta", lambda params, **kw: captured.setdefault("p", list(params))
+    )
+    bench._pytorch(name)
+    assert sum(p.numel() for p in captured["p"]) == parameters

@@ -1,0 +1,81 @@
+"""The reproduction report: every model listed, results only where a run produced them."""
+
+import json
+
+import pytest
+
+from cnnbook import models, reproduce
+
+
+def _results_table(page):
+    """The rows of the first Markdown table on page, as lists of cells, header first."""
+    start = page.index("\n| ") + 1
+    lines = page[start:].split("\n\n")[0].splitlines()
+    return [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines]
+
+
+def test_without_results_every_model_shows_as_not_yet_run():
+    header, _, *rows = _results_table(reproduce.markdown({"models": []}))
+    assert header[:3] == ["model", "our test accuracy", "the notes"]
+    assert len(rows) == len(models.RECIPES)
+    for cells, recipe in zip(rows, models.RECIPES.values(), strict=True):
+        assert cells[0] == recipe.title and cells[1] == "not yet run"
+        assert cells[2] == (recipe.notes_figure or "not reported")
+        assert cells[3] == cells[5] == cells[6] == cells[7] == ""  # nothing measured
+        assert cells[4] == str(recipe.epochs)
+    assert "%" not in "".join(cells[1] + cells[3] for cells in rows)
+
+
+def test_a_result_for_another_setting_counts_as_not_yet_run():
+    row = {**reproduce._row(models.RECIPES["cnn1"], 12), "status": "done", "test_accuracy": 0.99}
+    row["setting"] = "ReLU; Adadelta(learning_rate=0.001); batch 100"
+    (first, *_) = reproduce.rows({"models": [row]})
+    assert first["status"] == "not yet run" and first["test_accuracy"] is None
+
+
+def test_quick_results_never_go_into_the_committed_file():
+    with pytest.raises(SystemExit):
+        reproduce.main(["--mode", "quick", "--model", "cnn1"])
+
+
+def test_a_quick_run_writes_its_row_with_machine_and_versions(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CNNBOOK_CACHE_DIR", str(tmp_path / "cache"))
+    output = tmp_path / "results.json"
+    assert reproduce.main(["--mode", "quick", "--model", "cnn1", "--output", str(output)]) == 0
+    rows = {row["model"]: row for row in json.loads(output.read_text())["models"]}
+    assert list(rows) == list(models.RECIPES)
+    cnn1 = rows["cnn1"]
+    assert cnn1["status"] == "done" and cnn1["mode"] == "quick" and cnn1["epochs"] == 3
+    assert 0.9 < cnn1["test_accuracy"] <= 1
+    assert cnn1["difference"] == pytest.approx(cnn1["test_accuracy"] - 0.9893)
+    assert cnn1["machine"]["cores"] >= 1 and cnn1["versions"]["keras"]
+    assert len(cnn1["history"]["val_accuracy"]) == 3
+    assert all(row["status"] == "not yet run" for name, row in rows.items() if name != "cnn1")
+    page = output.with_suffix(".md").read_text()
+    assert "Some rows were run in quick mode" in page
+    first = _results_table(page)[2]
+    assert first[:5] == [
+        "CNNmodel1",
+        f"{100 * cnn1['test_accuracy']:.2f}%",
+        "98.93%",
+        f"{100 * cnn1['difference']:+.2f} pp",
+        "3",
+    ]
+    assert first[7] == "1" and "1. " in page and cnn1["versions"]["keras"] in page
+    reproduce.main(["--list", "--output", str(output)])
+    assert f"{100 * cnn1['test_accuracy']:.2f}%" in capsys.readouterr().out
+
+
+def test_the_committed_results_are_whole_and_in_step():
+    results = json.loads(reproduce.RESULTS.read_text())
+    assert [row["model"] for row in results["models"]] == list(models.RECIPES)
+    for row in results["models"]:
+        if row["status"] == "done":
+            assert row["mode"] == "full" and row["test_samples"] == 10_000
+            assert 0 < row["test_accuracy"] <= 1
+            assert row["epochs"] == models.RECIPES[row["model"]].epochs
+            assert row["machine"]["cpu"] and row["versions"]["keras"]
+        else:
+            assert row["status"] == "not yet run" and row["test_accuracy"] is None
+    markdown = reproduce.RESULTS.with_suffix(".md").read_text()
+    assert markdown == reproduce.markdown(results)
