@@ -37,11 +37,11 @@ book-instructor: $(INSTALLED)
 	@echo "The instructors' book is at $(CURDIR)/_build/instructor/_build/html/index.html"
 
 # Train the notes' models in full mode and write data/reproduction.{json,md} (resumable;
-# MODEL=cnn1 trains one model; `python -m cnnbook.reproduce --list` lists them).
+# MODEL=cnn1 trains one model; `cnnbook reproduce --list` lists them).
 reproduce: $(INSTALLED)
-	$(BIN)/python -m cnnbook.reproduce $(if $(MODEL),--model $(MODEL))
+	$(BIN)/cnnbook reproduce $(if $(MODEL),--model $(MODEL))
 
 # Time one epoch of CNNmodel1 and CNNmodel2: the book's training, plain Keras, plain PyTorch.
 bench: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python -m cnnbook.bench
+	$(BIN)/cnnbook bench

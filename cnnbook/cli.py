@@ -1,11 +1,20 @@
 """The ``cnnbook`` command: ``cnnbook assign`` writes the students' exercise notebooks and the
-grading bundles from the chapters, ``cnnbook grade SUBMISSIONS/`` grades a folder of notebooks.
+grading bundles from the chapters, ``cnnbook grade SUBMISSIONS/`` grades a folder of notebooks,
+``cnnbook reproduce`` trains the notes' models in full mode and ``cnnbook bench`` times training.
 """
 
 import argparse
+import importlib
+import sys
 from pathlib import Path
 
 from cnnbook import assignments, grading
+
+# Subcommands that are whole programs of their own, with their own options (--help lists them).
+PROGRAMS = {
+    "reproduce": ("cnnbook.reproduce", "train the notes' models in full mode (the report)"),
+    "bench": ("cnnbook.bench", "time one training epoch: the book, plain Keras, plain PyTorch"),
+}
 
 
 def positive(text: str) -> float:
@@ -18,8 +27,13 @@ def positive(text: str) -> float:
 
 def main(argv=None):
     """Run the command line given (default: sys.argv)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PROGRAMS:
+        return importlib.import_module(PROGRAMS[argv[0]][0]).main(argv[1:])
     parser = argparse.ArgumentParser(prog="cnnbook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, (_, summary) in PROGRAMS.items():
+        commands.add_parser(name, help=summary, add_help=False)
     assign = commands.add_parser(
         "assign", help="write the exercise notebooks (student/) and grading bundles (grading/)"
     )

@@ -1,0 +1,19 @@
+"""The cnnbook command hands reproduce and bench their own options."""
+
+import pytest
+
+from cnnbook import cli, models
+
+
+def test_reproduce_list_shows_every_model(capsys):
+    assert cli.main(["reproduce", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(models.RECIPES)
+
+
+@pytest.mark.parametrize("program", ["reproduce", "bench"])
+def test_programs_bring_their_own_help(program, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([program, "--help"])
+    assert exit_.value.code == 0
+    assert f"python -m cnnbook.{program}" in capsys.readouterr().out
