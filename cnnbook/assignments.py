@@ -83,13 +83,22 @@ class Exercise:
         return len(self.public_checks) + len(self.hidden_checks)
 
 
+APPENDIX = "Appendix"  # the _toc.yml part of reference pages, which have no exercises
+
+
 def toc_chapters(root) -> list[Path]:
-    """The chapter files listed in the book's _toc.yml, in order."""
+    """The chapter files of the book's _toc.yml, in order, leaving out the Appendix part."""
     toc_path = Path(root) / "_toc.yml"
     if not toc_path.is_file():
         raise ValueError(f"{toc_path} does not exist; give the book's root folder")
     toc = yaml.safe_load(toc_path.read_text())
-    return [Path(root) / f"{chapter['file']}.md" for chapter in toc.get("chapters", [])]
+    parts = toc.get("parts", [toc])
+    return [
+        Path(root) / f"{chapter['file']}.md"
+        for part in parts
+        if part.get("caption") != APPENDIX
+        for chapter in part.get("chapters", [])
+    ]
 
 
 def read_exercises(chapter) -> list[Exercise]:

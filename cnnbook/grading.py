@@ -8,9 +8,10 @@ run``), one notebook at a time, with no limits. Around it, each submission gets 
   far too large fails with MemoryError in its own cell;
 - whose only writable place is a fresh scratch folder; and, where Debian's bubblewrap (``bwrap``)
   is installed, inside a sandbox with no network, its own process and IPC namespaces, no
-  capabilities, and read-only access to the system, the Python environment and the cnnbook
-  package only: the chapters (which hold the solutions), the grading bundles, the other
-  submissions and the grades are not there to be read or written.
+  capabilities, and read-only access to the system, the Python environment, the cnnbook
+  package and the data (``CNNBOOK_DATA_DIR`` and ``data/registry.json``) only: the chapters
+  (which hold the solutions), the grading bundles, the other submissions and the grades are
+  not there to be read or written.
 
 The checks run in the submission's own kernel (as in otter and nbgrader), so a notebook can see
 its chapter's checks while it is graded. Feedback therefore quotes only the public checks' hints,
@@ -39,6 +40,7 @@ import nbformat
 import psutil
 
 import cnnbook
+import cnnbook.data
 
 CSV_COLUMNS = ["student", "chapter", "question", "score", "max_score", "status", "message"]
 MAX_NOTEBOOK_BYTES = 50 * 2**20
@@ -439,7 +441,9 @@ def _bwrap_prefix(scratch: Path) -> list[str]:
     for path in SYSTEM_FILES:
         prefix += ["--ro-bind-try", path, path]
     package = str(Path(cnnbook.__file__).parent)
-    readable = [sys.base_prefix, sys.prefix, package, os.environ.get("CNNBOOK_DATA_DIR", "")]
+    # The data registry (where load_mnist looks, and what it checks) and the data folder.
+    data = [str(cnnbook.data.REGISTRY_PATH), os.environ.get("CNNBOOK_DATA_DIR", "")]
+    readable = [sys.base_prefix, sys.prefix, package, *data]
     for path in filter(None, readable):
         prefix += ["--ro-bind-try", path, path]
     prefix += ["--bind", str(scratch), SANDBOX_HOME, "--remount-ro", "/"]
