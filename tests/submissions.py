@@ -14,6 +14,19 @@ CNNBOOK = [str(Path(sys.executable).parent / "cnnbook")]  # the installed comman
 TROUBLE_CHAPTER = "03_parameters"
 TIMEOUT = 60  # seconds per notebook: four times what one takes with two graded at once
 MEMORY_GB = 3
+# The jupytext header every chapter starts with, for the chapters tests write.
+MYST_HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
 
 
 def run_cnnbook(*arguments, cwd=ROOT):

@@ -16,23 +16,11 @@ from pathlib import Path
 
 import pytest
 from nbclient import NotebookClient
-from submissions import ROOT, TROUBLE_CHAPTER, reference_answers, submission
+from submissions import MYST_HEADER, ROOT, TROUBLE_CHAPTER, reference_answers, submission
 
 from cnnbook import assignments, exercises, sphinx_extension
 
 CHAPTERS = assignments.toc_chapters(ROOT)
-HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-"""
 
 
 def chapter_ids(path):
@@ -180,7 +168,7 @@ END = "\n:::{solution-end}\n:::\n"
 def write_chapter(folder, body):
     """A MyST chapter with the given body, in folder."""
     path = folder / "99_roots.md"
-    path.write_text(HEADER + "# Roots\n" + body)
+    path.write_text(MYST_HEADER + "# Roots\n" + body)
     return path
 
 
@@ -229,7 +217,7 @@ def build_small_book(folder, solutions):
         "parse:\n  myst_enable_extensions: [colon_fence, dollarmath]\n"
         "sphinx:\n  extra_extensions: [sphinx_exercise, cnnbook.sphinx_extension]\n"
     )
-    (folder / "page.md").write_text(HEADER + "# Roots\n" + EXERCISE + PUBLIC + HIDDEN + END)
+    (folder / "page.md").write_text(MYST_HEADER + "# Roots\n" + EXERCISE + PUBLIC + HIDDEN + END)
     environment = {**os.environ, "CNNBOOK_SOLUTIONS": "1" if solutions else "0"}
     result = subprocess.run(
         [

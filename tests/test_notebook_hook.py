@@ -5,21 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from submissions import MYST_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-# A chapter
-"""
 
 
 def run_nbval(path):
@@ -42,7 +30,7 @@ def run_nbval(path):
 def test_myst_chapter_cells_run_under_nbval(tmp_path, cells, summary):
     body = "".join(f"\n```{{code-cell}} ipython3\n{cell}\n```\n" for cell in cells)
     chapter = tmp_path / "chapter.md"
-    chapter.write_text(HEADER + body)
+    chapter.write_text(MYST_HEADER + "# A chapter\n" + body)
     result = run_nbval(chapter)
     assert summary in result.stdout, result.stdout + result.stderr
     assert not (tmp_path / "chapter.ipynb").exists()
