@@ -23,6 +23,8 @@ import typing
 
 import keras
 
+from cnnbook import arithmetic
+
 EXAMPLES = "conv5-20, maxpool2, FC-100, dropout0.5, softmax-10"  # quoted in error messages
 
 _TOKEN = re.compile(
@@ -250,7 +252,8 @@ def _output_shape(
                 f"{_format_shape(shape)} feature map it meets; pool less or use a smaller "
                 "pool_size"
             )
-        return (shape[0] // layer.pool_size, shape[1] // layer.pool_size, shape[2])
+        size = layer.pool_size
+        return (*(arithmetic.output_size(d, size, strides=size) for d in shape[:2]), shape[2])
     if layer.kind == "flatten":
         return (shape[0] * shape[1] * shape[2],)
     if layer.kind in ("fc", "softmax"):
@@ -262,14 +265,12 @@ def _conv_output(
     shape: tuple[int, ...], kernel_size: int, padding: str, where: str
 ) -> tuple[int, int]:
     """(H', W') of a stride-1 convolution: H - kernel_size + 1 for 'valid', H for 'same'."""
-    if padding == "same":
-        return shape[0], shape[1]
-    if kernel_size > min(shape[:2]):
+    if padding == "valid" and kernel_size > min(shape[:2]):
         raise ValueError(
             f"{where} does not fit: kernel_size {kernel_size} is larger than the "
             f"{_format_shape(shape)} feature map it meets; use padding='same' or a smaller kernel"
         )
-    return shape[0] - kernel_size + 1, shape[1] - kernel_size + 1
+    return tuple(arithmetic.output_size(d, kernel_size, padding=padding) for d in shape[:2])
 
 
 def _parameters(layer: Layer, shape: tuple[int, ...]) -> int:
