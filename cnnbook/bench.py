@@ -2,12 +2,13 @@
 three ways in one run, interleaved: the book's training path (`cnnbook.training`), a plain
 Keras script of the same model, and the same model in plain PyTorch.
 
-    python -m cnnbook.bench [--rounds 5] [--models cnn1 cnn2] [--json PATH]
+    python -m cnnbook.bench [--rounds 10] [--models cnn1 cnn2] [--json PATH]
 
 Each way runs in a process of its own, so that its peak memory can be measured; only one
 process trains at a time. Each builds its model and trains a first epoch (graph tracing and
-warm-up included, reported apart), then one epoch per round, the ways taking turns in a
-rotating order. Reported: the median and the fastest epoch of each way, the ratios of both
+warm-up included, reported apart), then one epoch per round, the ways taking turns in an
+order that changes from round to round (`orders`), with a pause of a second before each.
+Reported: the median and the fastest epoch of each way, the ratios of both
 (on shared cores the fastest epoch is the one least disturbed by other work), and the peak
 resident memory of each process, before and after training. PyTorch is optional
 (``pip install -e .[bench]``); without it that column is left out.
@@ -28,6 +29,7 @@ from cnnbook import machine
 
 WAYS = ("book", "keras", "pytorch")
 BATCH_SIZE = 100
+SETTLE_SECONDS = 1.0  # idle time before each timed epoch, for the last one's threads to stop
 ADADELTA = {"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7}
 
 
@@ -143,6 +145,17 @@ def available_ways():
     return list(WAYS)
 
 
+def orders(ways, rounds):
+    """The order the ways train in, one epoch each per round.
+
+    Rounds alternate between ways as given and with all but the first reversed: with three
+    ways, every two rounds each way follows each other way once, so none always starts while
+    the same other way's threads wind down.
+    """
+    flipped = [ways[0], *reversed(ways[1:])]
+    return [way for index in range(rounds) for way in (flipped if index % 2 else ways)]
+
+
 def bench(name, rounds, ways):
     """Time model name the given ways, interleaved; returns a dict of results per way."""
     context = multiprocessing.get_context("spawn")
@@ -153,12 +166,11 @@ def bench(name, rounds, ways):
         process.start()
         workers[way] = (process, ours, ours.recv())  # one way at a time: wait for its warm-up
     epochs = {way: [] for way in ways}
-    for round_index in range(rounds):
-        order = ways[round_index % len(ways) :] + ways[: round_index % len(ways)]
-        for way in order:
-            connection = workers[way][1]
-            connection.send(True)
-            epochs[way].append(connection.recv())
+    for way in orders(ways, rounds):
+        time.sleep(SETTLE_SECONDS)
+        connection = workers[way][1]
+        connection.send(True)
+        epochs[way].append(connection.recv())
     results = {}
     for way, (process, connection, warm_up) in workers.items():
         connection.send(False)
@@ -221,7 +233,7 @@ _WAY_NAMES = {"book": "book (cnnbook.training)", "keras": "plain Keras", "pytorc
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cnnbook.bench", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5, help="timed epochs per way (5)")
+    parser.add_argument("--rounds", type=int, default=10, help="timed epochs per way (10)")
     parser.add_argument("--models", nargs="+", default=["cnn1", "cnn2"], choices=["cnn1", "cnn2"])
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)

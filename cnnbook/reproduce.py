@@ -107,7 +107,7 @@ def table(results):
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     settings = ["| model | setting |", "| --- | --- |"]
-    machines, loads, modes = [], [], set()
+    machines, loads, modes, ensembles = [], [], set(), []
     for row in rows(results):
         notes = row["notes_figure"] or "not reported"
         settings.append(f"| {row['title']} | {row['setting']} |")
@@ -118,6 +118,8 @@ def table(results):
         where = _describe_machine(row)
         if where not in machines:
             machines.append(where)
+        if "member_accuracies" in row:
+            ensembles.append(_members(row))
         load = row["machine"].get("load_average_at_start")
         if load is not None:
             loads.append(f"{row['title']} {load:.1f}")
@@ -138,6 +140,7 @@ def table(results):
         *settings,
         "",
     ]
+    lines += ensembles
     if machines:
         lines += ["Machines and versions:", ""]
         lines += [f"{index}. {where}" for index, where in enumerate(machines, start=1)]
@@ -273,6 +276,18 @@ def _row(recipe, epochs):
         "status": NOT_RUN,
         "test_accuracy": None,
     }
+
+
+def _members(row):
+    """A paragraph on an ensemble row: each member's own test accuracy beside the vote's."""
+    accuracies = row["member_accuracies"]
+    each = ", ".join(f"{100 * accuracy:.2f}%" for accuracy in accuracies)
+    return (
+        f"{row['title']}: the {len(accuracies)} members alone (seeds 0–{len(accuracies) - 1}) "
+        f"score {each} on the test digits, from {100 * min(accuracies):.2f}% to "
+        f"{100 * max(accuracies):.2f}%; their majority vote scores "
+        f"{100 * row['test_accuracy']:.2f}%.\n"
+    )
 
 
 def _describe_machine(row):

@@ -1,5 +1,7 @@
 """The training-speed benchmark: its report, and that its PyTorch models are the same models."""
 
+import collections
+
 import pytest
 
 from cnnbook import bench
@@ -37,3 +39,13 @@ def test_the_pytorch_models_have_the_notes_parameter_counts(name, parameters, mo
     )
     bench._pytorch(name)
     assert sum(p.numel() for p in captured["p"]) == parameters
+
+
+def test_every_two_rounds_each_way_follows_each_other_way_once():
+    order = bench.orders(["book", "keras", "pytorch"], rounds=6)
+    ways = ["book", "keras", "pytorch"]
+    assert [sorted(order[i : i + 3]) for i in range(0, 18, 3)] == [ways] * 6
+    followers = collections.Counter(zip(order, order[1:], strict=False))
+    assert set(followers) == {(a, b) for a in order for b in order if a != b}
+    fewer = {pair: count for pair, count in followers.items() if count != 3}
+    assert fewer == {("keras", "book"): 2}  # rounds 2-3 and 4-5; 6-7 would make it 3

@@ -33,6 +33,29 @@ def test_a_result_for_another_setting_counts_as_not_yet_run():
     assert first["status"] == "not yet run" and first["test_accuracy"] is None
 
 
+def test_an_ensemble_row_lists_each_members_accuracy_beside_the_vote():
+    recipe = models.RECIPES["cnn3-ensemble"]
+    row = {
+        **reproduce._row(recipe, recipe.epochs),
+        "status": "done",
+        "mode": "full",
+        "test_accuracy": 0.9961,
+        "difference": 0.9961 - 0.9967,
+        "member_accuracies": [0.9929, 0.9941, 0.9935, 0.9948, 0.9932],
+        "wall_seconds": 4000.0,
+        "epoch_seconds": 20.0,
+        "machine": {"cpu": "a processor", "cores": 2, "system": "Linux", "python": "3.11"},
+        "versions": {"keras": "3", "backend": "tensorflow", "tensorflow": "2", "numpy": "2"},
+    }
+    page = reproduce.markdown({"models": [row]})
+    ensemble_row = next(r for r in _results_table(page) if r[0] == recipe.title)
+    assert ensemble_row[1:4] == ["99.61%", "99.67%", "-0.06 pp"]
+    assert (
+        "5 × CNNmodel3: the 5 members alone (seeds 0–4) score 99.29%, 99.41%, 99.35%, 99.48%, "
+        "99.32% on the test digits, from 99.29% to 99.48%; their majority vote scores 99.61%."
+    ) in page
+
+
 def test_quick_results_never_go_into_the_committed_file():
     with pytest.raises(SystemExit):
         reproduce.main(["--mode", "quick", "--model", "cnn1"])
@@ -75,6 +98,9 @@ def test_the_committed_results_are_whole_and_in_step():
             assert 0 < row["test_accuracy"] <= 1
             assert row["epochs"] == models.RECIPES[row["model"]].epochs
             assert row["machine"]["cpu"] and row["versions"]["keras"]
+            members = models.RECIPES[row["model"]].members
+            if members > 1:
+                assert len(row["member_accuracies"]) == members
         else:
             assert row["status"] == "not yet run" and row["test_accuracy"] is None
     markdown = reproduce.RESULTS.with_suffix(".md").read_text()
