@@ -1,8 +1,9 @@
 """The book's data sets: looked up locally first, downloaded (and checked) only as a last resort.
 
-Look-up order for every data set in ``data/registry.json``:
-``$CNNBOOK_DATA_DIR``, then the user cache (``$CNNBOOK_CACHE_DIR`` or ``~/.cache/cnnbook``),
-then the canonical address. Files that are found but wrong are reported and left in place.
+Look-up order for every data set in ``data/registry.json``: ``$CNNBOOK_DATA_DIR`` (one
+folder, or several separated by ``:`` as in ``PATH``), then the user cache
+(``$CNNBOOK_CACHE_DIR`` or ``~/.cache/cnnbook``), then the canonical address. Files that are
+found but wrong are reported and left in place.
 """
 
 import gzip
@@ -51,9 +52,8 @@ def cache_dir():
 
 def search_dirs():
     """Return the local folders to look in, in order, as (label, path) pairs."""
-    dirs = []
-    if os.environ.get("CNNBOOK_DATA_DIR"):
-        dirs.append(("CNNBOOK_DATA_DIR", Path(os.environ["CNNBOOK_DATA_DIR"]).expanduser()))
+    folders = os.environ.get("CNNBOOK_DATA_DIR", "").split(os.pathsep)  # one folder or several
+    dirs = [("CNNBOOK_DATA_DIR", Path(folder).expanduser()) for folder in folders if folder]
     dirs.append(("user cache", cache_dir()))
     return dirs
 

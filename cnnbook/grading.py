@@ -9,7 +9,7 @@ run``), one notebook at a time, with no limits. Around it, each submission gets 
 - whose only writable place is a fresh scratch folder; and, where Debian's bubblewrap (``bwrap``)
   is installed, inside a sandbox with no network, its own process and IPC namespaces, no
   capabilities, and read-only access to the system, the Python environment, the cnnbook
-  package and the data (``CNNBOOK_DATA_DIR`` and ``data/registry.json``) only: the chapters
+  package and the data (`data_folders` and ``data/registry.json``) only: the chapters
   (which hold the solutions), the grading bundles, the other submissions and the grades are
   not there to be read or written.
 
@@ -441,10 +441,9 @@ def _bwrap_prefix(scratch: Path) -> list[str]:
     for path in SYSTEM_FILES:
         prefix += ["--ro-bind-try", path, path]
     package = str(Path(cnnbook.__file__).parent)
-    # The data registry (where load_mnist looks, and what it checks) and the data folder.
-    data = [str(cnnbook.data.REGISTRY_PATH), os.environ.get("CNNBOOK_DATA_DIR", "")]
-    readable = [sys.base_prefix, sys.prefix, package, *data]
-    for path in filter(None, readable):
+    # The data registry (what load_mnist looks for and checks) and the data folders.
+    readable = [sys.base_prefix, sys.prefix, package, str(cnnbook.data.REGISTRY_PATH)]
+    for path in readable + data_folders():
         prefix += ["--ro-bind-try", path, path]
     prefix += ["--bind", str(scratch), SANDBOX_HOME, "--remount-ro", "/"]
     return prefix + ["--chdir", SANDBOX_HOME, "--"]
@@ -465,10 +464,21 @@ def _environment(home: Path) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "JUPYTER_PLATFORM_DIRS": "1",
     }
-    for name in ("CNNBOOK_DATA_DIR", "CNNBOOK_MODE", "KERAS_BACKEND"):
+    if data_folders():
+        environment["CNNBOOK_DATA_DIR"] = os.pathsep.join(data_folders())
+    for name in ("CNNBOOK_MODE", "KERAS_BACKEND"):
         if name in os.environ:
             environment[name] = os.environ[name]
     return environment
+
+
+def data_folders() -> list[str]:
+    """The grader's data folders that exist: CNNBOOK_DATA_DIR's and its user cache.
+
+    A graded notebook reads its data from these (read-only) and never downloads: the sandbox
+    has no network, and its own user cache is an empty folder.
+    """
+    return [str(folder) for _, folder in cnnbook.data.search_dirs() if folder.is_dir()]
 
 
 def _stop(process: subprocess.Popen) -> None:

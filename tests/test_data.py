@@ -101,6 +101,21 @@ def test_user_cache_is_searched_after_the_data_dir(folders, mnist):
     assert_mnist_equal(cnnbook.data.load_mnist(), mnist)
 
 
+def test_several_data_folders_are_searched_in_order(folders, mnist, tmp_path, monkeypatch):
+    data, _, _ = folders
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    monkeypatch.setenv("CNNBOOK_DATA_DIR", os.pathsep.join([str(first), str(second), str(data)]))
+    with pytest.raises(cnnbook.data.DataNotFoundError) as error:
+        cnnbook.data.load_mnist()
+    assert all(str(folder) in str(error.value) for folder in (first, second, data))
+    save_npz(second / "mnist.npz", as_dict(mnist))
+    assert_mnist_equal(cnnbook.data.load_mnist(), mnist)
+    (first / "mnist.npz").write_bytes(b"not an npz")  # found first, and wrong: reported
+    with pytest.raises(cnnbook.data.DataFileError, match=str(first)):
+        cnnbook.data.load_mnist()
+
+
 def test_missing_mnist_names_every_place_and_the_fix(folders):
     data, cache, _ = folders
     with pytest.raises(cnnbook.data.DataNotFoundError) as error:

@@ -5,11 +5,14 @@ the expected score and status, the batch finishes, and grading twice gives the s
 import csv
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from submissions import NOTES, TIMEOUT, TROUBLE_CHAPTER, run_cnnbook
 
+import cnnbook.data
 from cnnbook import grading
 
 QUESTIONS = [
@@ -143,3 +146,27 @@ def test_the_command_refuses_a_missing_folder(tmp_path):
     result = run_cnnbook("grade", tmp_path / "nothing", "--bundles", tmp_path)
     assert result.returncode == 2
     assert "is not a folder" in result.stderr
+
+
+def test_a_graded_notebook_reads_data_from_the_graders_user_cache(tmp_path, monkeypatch):
+    """An instructor whose MNIST was downloaded into the user cache, with no CNNBOOK_DATA_DIR."""
+    if not grading.sandbox_available():
+        pytest.skip("bubblewrap is not installed: sudo apt-get install bubblewrap")
+    (source,) = [f for _, f in cnnbook.data.search_dirs() if (f / "mnist.npz").is_file()][:1]
+    cache, scratch = tmp_path / "cache", tmp_path / "scratch"
+    cache.mkdir(), scratch.mkdir()
+    shutil.copy(source / "mnist.npz", cache / "mnist.npz")
+    monkeypatch.delenv("CNNBOOK_DATA_DIR", raising=False)
+    monkeypatch.setenv("CNNBOOK_CACHE_DIR", str(cache))
+    labels = "import cnnbook.data; print(cnnbook.data.load_mnist()[1][1][:5].tolist())"
+    inside = Path(grading.SANDBOX_HOME)
+    result = subprocess.run(
+        [*grading._bwrap_prefix(scratch), sys.executable, "-c", labels],
+        env=grading._environment(inside),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["[7,", "2,", "1,", "0,", "4]"]  # MNIST's first test labels
+    assert list(scratch.iterdir()) == []  # nothing downloaded into the notebook's own home
