@@ -2,6 +2,8 @@
 
     python -m cnnbook.reproduce --list          the models, and which have results
     python -m cnnbook.reproduce --model cnn1    train one model (repeat --model for more)
+    python -m cnnbook.reproduce --model cnn3 --seeds 5
+                                                also seeds 1-4: how far runs of a setting spread
     python -m cnnbook.reproduce                 train every model
 
 Training goes through the model cache, so an interrupted run resumes where it stopped and a
@@ -39,8 +41,12 @@ digits, the notes' epochs), each tested on the 10,000 test digits. Written by
 """
 
 
-def run(recipe, sizes):
-    """Train recipe (every member of an ensemble) and test it; returns its results row."""
+def run(recipe, sizes, seeds=1):
+    """Train recipe (every member of an ensemble) and test it; returns its results row.
+
+    With seeds > 1, a single model is also trained with seeds 1, 2, ..., seeds - 1, and the
+    row records every seed's test accuracy (seed 0's is the row's result).
+    """
     digits = mnist.load(sizes.train_samples, sizes.test_samples)
     start = time.perf_counter()
     members = models.train_ensemble(recipe, digits, sizes)
@@ -73,6 +79,12 @@ def run(recipe, sizes):
         row["member_accuracies"] = [
             float(np.mean(p.argmax(axis=1) == mnist.labels(digits.y_test))) for p in probabilities
         ]
+    elif seeds > 1:
+        others = [models.train(recipe, digits, sizes, seed=seed) for seed in range(1, seeds)]
+        row["seed_accuracies"] = [test_accuracy] + [
+            training.accuracy(other.model, digits.x_test, digits.y_test) for other in others
+        ]
+        row["cache_keys"] += [other.key for other in others]
     return row
 
 
@@ -107,7 +119,7 @@ def table(results):
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     settings = ["| model | setting |", "| --- | --- |"]
-    machines, loads, modes, ensembles = [], [], set(), []
+    machines, loads, modes, spreads = [], [], set(), []
     for row in rows(results):
         notes = row["notes_figure"] or "not reported"
         settings.append(f"| {row['title']} | {row['setting']} |")
@@ -118,8 +130,8 @@ def table(results):
         where = _describe_machine(row)
         if where not in machines:
             machines.append(where)
-        if "member_accuracies" in row:
-            ensembles.append(_members(row))
+        if "member_accuracies" in row or "seed_accuracies" in row:
+            spreads.append(_spread(row))
         load = row["machine"].get("load_average_at_start")
         if load is not None:
             loads.append(f"{row['title']} {load:.1f}")
@@ -140,7 +152,7 @@ def table(results):
         *settings,
         "",
     ]
-    lines += ensembles
+    lines += spreads
     if machines:
         lines += ["Machines and versions:", ""]
         lines += [f"{index}. {where}" for index, where in enumerate(machines, start=1)]
@@ -213,6 +225,13 @@ def main(argv=None):
         choices=list(models.RECIPES),
         help="train only this model (repeat for more); default: all",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train each single model with seeds 0 to SEEDS-1 and report each one's accuracy "
+        "(default 1; an ensemble's members are seeds already)",
+    )
     parser.add_argument("--list", action="store_true", help="list the models and their status")
     parser.add_argument(
         "--mode",
@@ -223,6 +242,8 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, help=f"results JSON file (default {RESULTS})")
     args = parser.parse_args(argv)
     path = args.output or RESULTS
+    if args.seeds < 1:
+        parser.error(f"--seeds {args.seeds} should be at least 1")
     if args.mode != "full" and args.output is None:
         parser.error(f"{args.mode}-mode results never go into {RESULTS}; pass --output")
     if args.list:
@@ -240,7 +261,7 @@ def main(argv=None):
             f"{name}: training {recipe.title} for {sizes.epochs(recipe.epochs)} epochs ...",
             flush=True,
         )
-        row = run(recipe, sizes)
+        row = run(recipe, sizes, args.seeds)
         with _locked(path):  # other runs may be writing other models' rows
             results = read(path)
             results["models"] = [r for r in rows(results) if r["model"] != name] + [row]
@@ -250,6 +271,9 @@ def main(argv=None):
             f"(notes: {recipe.notes_figure or 'not reported'})",
             flush=True,
         )
+        if "seed_accuracies" in row:
+            each = ", ".join(f"{100 * accuracy:.2f}%" for accuracy in row["seed_accuracies"])
+            print(f"{name}: seeds 0–{args.seeds - 1}: {each}", flush=True)
     return 0
 
 
@@ -278,15 +302,24 @@ def _row(recipe, epochs):
     }
 
 
-def _members(row):
-    """A paragraph on an ensemble row: each member's own test accuracy beside the vote's."""
-    accuracies = row["member_accuracies"]
+def _spread(row):
+    """A paragraph on a row run with several seeds: each seed's test accuracy.
+
+    For an ensemble, its members' (each alone) beside the vote's.
+    """
+    accuracies = row.get("member_accuracies") or row["seed_accuracies"]
     each = ", ".join(f"{100 * accuracy:.2f}%" for accuracy in accuracies)
+    seeds = f"seeds 0–{len(accuracies) - 1}"
+    span = f"from {100 * min(accuracies):.2f}% to {100 * max(accuracies):.2f}%"
+    if "member_accuracies" in row:
+        return (
+            f"{row['title']}: the {len(accuracies)} members alone ({seeds}) score {each} on the "
+            f"test digits, {span}; their majority vote scores "
+            f"{100 * row['test_accuracy']:.2f}%.\n"
+        )
     return (
-        f"{row['title']}: the {len(accuracies)} members alone (seeds 0–{len(accuracies) - 1}) "
-        f"score {each} on the test digits, from {100 * min(accuracies):.2f}% to "
-        f"{100 * max(accuracies):.2f}%; their majority vote scores "
-        f"{100 * row['test_accuracy']:.2f}%.\n"
+        f"{row['title']}, trained with {seeds}: {each} on the test digits, {span}; the table "
+        "gives seed 0's.\n"
     )
 
 

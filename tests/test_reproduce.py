@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from cnnbook import models, reproduce
+import cnnbook.mode
+from cnnbook import mnist, models, reproduce, training
 
 
 def _results_table(page):
@@ -64,7 +65,8 @@ def test_quick_results_never_go_into_the_committed_file():
 def test_a_quick_run_writes_its_row_with_machine_and_versions(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CNNBOOK_CACHE_DIR", str(tmp_path / "cache"))
     output = tmp_path / "results.json"
-    assert reproduce.main(["--mode", "quick", "--model", "cnn1", "--output", str(output)]) == 0
+    command = ["--mode", "quick", "--model", "cnn1", "--seeds", "2", "--output", str(output)]
+    assert reproduce.main(command) == 0
     rows = {row["model"]: row for row in json.loads(output.read_text())["models"]}
     assert list(rows) == list(models.RECIPES)
     cnn1 = rows["cnn1"]
@@ -73,6 +75,13 @@ def test_a_quick_run_writes_its_row_with_machine_and_versions(tmp_path, monkeypa
     assert cnn1["difference"] == pytest.approx(cnn1["test_accuracy"] - 0.9893)
     assert cnn1["machine"]["cores"] >= 1 and cnn1["versions"]["keras"]
     assert len(cnn1["history"]["val_accuracy"]) == 3
+    first, second = cnn1["seed_accuracies"]
+    assert first == cnn1["test_accuracy"] and 0.9 < second <= 1
+    quick = cnnbook.mode.MODES["quick"]
+    digits = mnist.load(quick.train_samples, quick.test_samples)
+    seed_1 = models.train(models.RECIPES["cnn1"], digits, quick, seed=1)  # from the cache
+    assert seed_1.from_cache and seed_1.key == cnn1["cache_keys"][1]
+    assert second == training.accuracy(seed_1.model, digits.x_test, digits.y_test)
     assert all(row["status"] == "not yet run" for name, row in rows.items() if name != "cnn1")
     page = output.with_suffix(".md").read_text()
     assert "Some rows were run in quick mode" in page
@@ -85,6 +94,10 @@ def test_a_quick_run_writes_its_row_with_machine_and_versions(tmp_path, monkeypa
         "3",
     ]
     assert first[7] == "1" and "1. " in page and cnn1["versions"]["keras"] in page
+    assert (
+        f"CNNmodel1, trained with seeds 0–1: {100 * cnn1['test_accuracy']:.2f}%, "
+        f"{100 * second:.2f}% on the test digits"
+    ) in page
     reproduce.main(["--list", "--output", str(output)])
     assert f"{100 * cnn1['test_accuracy']:.2f}%" in capsys.readouterr().out
 
