@@ -117,6 +117,17 @@ RECIPES = {
             "99.37%",
             0.9937,
         ),
+        # The notes' 99.67% is the figure of Nielsen's book, whose five voters trained on
+        # expanded data: this recipe is that setting, cnn3-ensemble the plain one.
+        Recipe(
+            "cnn3-augmented-ensemble",
+            "5 × CNNmodel3, expanded data",
+            training.Setup(CNN3, epochs=40, augmentation=(2, 10)),
+            "test",
+            "99.67%",
+            0.9967,
+            members=5,
+        ),
     )
 }
 

@@ -167,7 +167,9 @@ def table(results):
     lines.append(
         "pp: percentage points. Wall time is the time spent training (all members of an "
         "ensemble), validation included, as first measured: a rerun served by the model cache "
-        "keeps it. Per epoch: the median epoch."
+        "keeps it. Per epoch: the median epoch. cnnbook: the commit that wrote the row; a "
+        "model served by the cache was trained earlier, with the same settings and the same "
+        "Keras and backend versions (all part of the cache key)."
     )
     return "\n".join(lines) + "\n"
 

@@ -35,6 +35,10 @@ def test_variants_share_their_base_model():
         assert recipes[variant].epochs == recipes[base].epochs
     assert recipes["cnn3-ensemble"].members == 5
     assert recipes["cnn3-ensemble"].setup == recipes["cnn3"].setup
+    expanded = recipes["cnn3-augmented-ensemble"]
+    assert expanded.members == 5 and expanded.setup == dataclasses.replace(
+        recipes["cnn3"].setup, augmentation=recipes["cnn2-augmented"].setup.augmentation
+    )
 
 
 def test_the_notes_settings():
