@@ -183,7 +183,7 @@ def bench(name, rounds, ways):
 
 
 def report(results, rounds):
-    """The results as Markdown tables: medians and ratios, fastest epochs, then memory."""
+    """The results as Markdown: medians and ratios, fastest epochs, memory, every epoch."""
     ways = list(next(iter(results.values())))
     header = "| model | " + " | ".join(_WAY_NAMES[way] for way in ways)
     lines = []
@@ -225,6 +225,11 @@ def report(results, rounds):
             f"{r['setup_peak'] / 2**20:.0f} → {r['peak'] / 2**20:.0f}" for r in found.values()
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Every timed epoch, seconds, in the order run:", ""]
+    for name, found in results.items():
+        for way, result in found.items():
+            times = " ".join(f"{seconds:.2f}" for seconds in result["epochs"])
+            lines.append(f"- {name}, {_WAY_NAMES[way]}: {times}")
     return "\n".join(lines)
 
 

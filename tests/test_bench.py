@@ -14,6 +14,7 @@ def _way(median, first=2.0):
         "first_epoch": first,
         "setup_peak": 2**29,
         "peak": 2**30,
+        "epochs": [median + 1, median - 1, median],
     }
 
 
@@ -23,6 +24,7 @@ def test_the_report_gives_medians_ratios_and_memory():
     assert "| cnn1 | 5.00 s (2.00 s) | 5.00 s (2.00 s) | 8.00 s (2.00 s) | 1.000 | 0.625 |" in text
     assert "| cnn1 | 4.00 s | 4.00 s | 7.00 s | 1.000 | 0.571 |" in text
     assert "| cnn1 | 512 → 1024 | 512 → 1024 | 512 → 1024 |" in text
+    assert "- cnn1, PyTorch: 9.00 7.00 8.00" in text
 
 
 def test_without_pytorch_its_ratio_is_left_out():
