@@ -86,8 +86,8 @@ class Exercise:
 APPENDIX = "Appendix"  # the _toc.yml part of reference pages, which have no exercises
 
 
-def toc_chapters(root) -> list[Path]:
-    """The chapter files of the book's _toc.yml, in order, leaving out the Appendix part."""
+def toc_chapters(root, appendix=False) -> list[Path]:
+    """The chapter files of the book's _toc.yml, in order; the Appendix part's only if asked."""
     toc_path = Path(root) / "_toc.yml"
     if not toc_path.is_file():
         raise ValueError(f"{toc_path} does not exist; give the book's root folder")
@@ -96,7 +96,7 @@ def toc_chapters(root) -> list[Path]:
     return [
         Path(root) / f"{chapter['file']}.md"
         for part in parts
-        if part.get("caption") != APPENDIX
+        if appendix or part.get("caption") != APPENDIX
         for chapter in part.get("chapters", [])
     ]
 

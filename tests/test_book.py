@@ -35,9 +35,9 @@ MathJax.startup.promise.then(() => done('typeset'), e => done('failed: ' + e));
 
 def toc_pages():
     """Return every page of _toc.yml, the root first, as paths without suffix."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    parts = toc.get("parts", [toc])
-    return [toc["root"]] + [chapter["file"] for part in parts for chapter in part["chapters"]]
+    root = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
+    chapters = assignments.toc_chapters(ROOT, appendix=True)
+    return [root] + [chapter.relative_to(ROOT).with_suffix("").as_posix() for chapter in chapters]
 
 
 @pytest.fixture(scope="module")
