@@ -464,8 +464,9 @@ def _environment(home: Path) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "JUPYTER_PLATFORM_DIRS": "1",
     }
-    if data_folders():
-        environment["CNNBOOK_DATA_DIR"] = os.pathsep.join(data_folders())
+    folders = data_folders()
+    if folders:
+        environment["CNNBOOK_DATA_DIR"] = os.pathsep.join(folders)
     for name in ("CNNBOOK_MODE", "KERAS_BACKEND"):
         if name in os.environ:
             environment[name] = os.environ[name]

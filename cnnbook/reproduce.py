@@ -53,8 +53,8 @@ def run(recipe, sizes, seeds=1):
     probabilities = np.stack(
         [member.model.predict(digits.x_test, batch_size=1000, verbose=0) for member in members]
     )
-    predicted = ensemble.majority_vote(probabilities)
-    test_accuracy = float(np.mean(predicted == mnist.labels(digits.y_test)))
+    labels = mnist.labels(digits.y_test)
+    test_accuracy = float(np.mean(ensemble.majority_vote(probabilities) == labels))
     notes = recipe.notes_accuracy
     first = members[0]
     row = _row(recipe, sizes.epochs(recipe.epochs))
@@ -77,7 +77,7 @@ def run(recipe, sizes, seeds=1):
     )
     if recipe.members > 1:
         row["member_accuracies"] = [
-            float(np.mean(p.argmax(axis=1) == mnist.labels(digits.y_test))) for p in probabilities
+            float(np.mean(p.argmax(axis=1) == labels)) for p in probabilities
         ]
     elif seeds > 1:
         others = [models.train(recipe, digits, sizes, seed=seed) for seed in range(1, seeds)]
