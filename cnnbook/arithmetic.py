@@ -1,4 +1,5 @@
 """Convolution arithmetic: output sizes, padding, cross-correlation and the classic filters.
+Introduced in chapter 1.
 
 Shapes follow Keras (channels last): an image is (H, W, C_in), a batch (N, H, W, C_in), and a
 kernel (kH, kW, C_in, C_out), the layout of ``keras.layers.Conv2D(...).kernel``. Like Keras, the
@@ -10,11 +11,9 @@ length d). When "same" needs an odd number of zeros, the extra one goes after th
 or right), exactly as Keras and TensorFlow do.
 """
 
-import numbers
-
 import numpy as np
 
-PADDING_MODES = ("valid", "same")
+from cnnbook import validate
 
 # The usual textbook 3x3 kernels, as float64 arrays that cannot be changed by accident.
 FILTERS = {
@@ -26,44 +25,6 @@ FILTERS = {
 }
 for _kernel in FILTERS.values():
     _kernel.setflags(write=False)
-
-
-def _check_int(value, name, minimum):
-    """Return value as an int; raise ValueError unless it is a whole number >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"{name} must be a whole number, got {value!r}; use an int, e.g. {name}={minimum + 1}"
-        )
-    if value < minimum:
-        raise ValueError(
-            f"{name} must be at least {minimum}, got {value}; use e.g. {name}={max(minimum, 1)}"
-        )
-    return int(value)
-
-
-def check_pair(value, name, minimum):
-    """Return an int or a pair of ints as a validated (rows, columns) pair."""
-    if isinstance(value, (tuple, list, np.ndarray)):
-        if len(value) != 2:
-            raise ValueError(
-                f"{name} must be an int or a pair (rows, columns), got {value!r} with "
-                f"{len(value)} entries; pass e.g. {name}=({minimum + 1}, {minimum + 1})"
-            )
-        return tuple(_check_int(v, name, minimum) for v in value)
-    value = _check_int(value, name, minimum)
-    return value, value
-
-
-def _check_padding(padding):
-    """Return padding as 'valid', 'same' or a validated (rows, columns) pair."""
-    if isinstance(padding, str):
-        if padding not in PADDING_MODES:
-            raise ValueError(
-                f"padding must be 'valid', 'same', an int or a pair of ints, got {padding!r}; "
-                f"use padding='same' to keep the size or padding='valid' for no padding"
-            )
-        return padding
-    return check_pair(padding, "padding", 0)
 
 
 def _pads(d, kernel_size, strides, padding):
@@ -82,9 +43,9 @@ def window_plan(input_hw, window_hw, strides, padding, window_name="kernel_size"
     Returns strides (sh, sw), pads ((top, bottom), (left, right)) and the output size (H', W').
     Shared by conv2d and pooling.pool2d.
     """
-    window_hw = tuple(_check_int(k, window_name, 1) for k in window_hw)
-    strides = check_pair(strides, "strides", 1)
-    padding = _check_padding(padding)
+    window_hw = tuple(validate.whole_number(k, window_name, 1) for k in window_hw)
+    strides = validate.pair(strides, "strides", 1)
+    padding = validate.padding(padding)
     per_axis = (padding, padding) if isinstance(padding, str) else padding
     axes = list(zip(input_hw, window_hw, strides, per_axis, strict=True))
     pads = tuple(_pads(int(d), k, s, p) for d, k, s, p in axes)
@@ -102,13 +63,13 @@ def window_plan(input_hw, window_hw, strides, padding, window_name="kernel_size"
 
 def padding_amounts(d, kernel_size, strides=1, padding=0):
     """Zeros added (before, after) along an axis of length d; 'same' puts an odd one after."""
-    d = _check_int(d, "d", 1)
-    kernel_size = _check_int(kernel_size, "kernel_size", 1)
-    strides = _check_int(strides, "strides", 1)
+    d = validate.whole_number(d, "d", 1)
+    kernel_size = validate.whole_number(kernel_size, "kernel_size", 1)
+    strides = validate.whole_number(strides, "strides", 1)
     if isinstance(padding, str):
-        padding = _check_padding(padding)
+        padding = validate.padding(padding)
     else:
-        padding = _check_int(padding, "padding", 0)
+        padding = validate.whole_number(padding, "padding", 0)
     return _pads(d, kernel_size, strides, padding)
 
 

@@ -1,4 +1,4 @@
-"""Combining several trained models by majority vote.
+"""Combining several trained models by majority vote. Introduced in chapter 5.
 
 Each model votes for its most probable class, and the class with the most votes wins. A tie
 between classes goes to the tied class with the largest summed probability over all models;

@@ -1,4 +1,5 @@
 """What the exercises' checks share: telling an answer that is still `...` from a wrong one.
+Used by the exercises at the end of every chapter, from chapter 1 on.
 
 The chapters end with exercises whose checks are small functions (see ``cnnbook.assignments``).
 A check starts with ``exercises.require(name=value)``: an answer that is still the placeholder

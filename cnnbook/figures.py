@@ -1,5 +1,5 @@
 """Figures shared by the chapters, all the same width: images side by side, grids of small
-grey images, and curves over the epochs."""
+grey images, and curves over the epochs. Introduced in chapter 1, used by every chapter."""
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -1,4 +1,5 @@
-"""A trained model's forward pass by hand: its saved weights applied with NumPy.
+"""A trained model's forward pass by hand: its saved weights applied with NumPy. Introduced in
+chapter 6.
 
 The convolutions and pooling are chapter 1 and 2's `arithmetic.conv2d` and `pooling.pool2d`;
 a dense layer is a matrix product. The layers of the notes' networks are supported: Conv2D,

@@ -1,25 +1,43 @@
 """Quick or full mode: the one switch (``CNNBOOK_MODE``) that sets how much the chapters train.
+Introduced in chapter 4.
 
 Quick mode is the default: it is what the tests, CI and a first ``make book`` run, so that the
-whole book executes in minutes on two CPU cores. Full mode trains on all of MNIST for the
+whole book executes in minutes on two CPU cores. Full mode trains on all the data for the
 epochs the lecture notes use and reproduces their accuracies. Chapters never read the switch
-themselves; they ask for sizes here, so both modes run the same code.
+themselves; they ask for sizes here (``sizes().samples("mnist")``, ``sizes().epochs(12)``), so
+both modes run the same code. Every size of every data set is in the one table, `SIZES`.
 """
 
 import dataclasses
 import os
+import typing
 
 DEFAULT_MODE = "quick"
 
 
+class Samples(typing.NamedTuple):
+    """How many training and test examples of a data set a mode uses."""
+
+    train: int
+    test: int
+
+
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    """How much data and how many epochs a chapter trains with."""
+    """How much data and how many epochs the chapters train with in one mode."""
 
     mode: str
-    train_samples: int
-    test_samples: int
+    data: dict  # data set name -> Samples
     max_epochs: int | None  # None: as many epochs as the notes use
+
+    def samples(self, dataset):
+        """The Samples (train, test) of a data set, e.g. samples("mnist")."""
+        if dataset not in self.data:
+            raise ValueError(
+                f"no sizes for data set {dataset!r}; add it to cnnbook.mode.SIZES (known: "
+                f"{', '.join(sorted(self.data))})"
+            )
+        return self.data[dataset]
 
     def epochs(self, notes_epochs):
         """Return the epochs to train for a model the notes train for notes_epochs."""
@@ -28,23 +46,23 @@ class Sizes:
         return min(notes_epochs, self.max_epochs)
 
 
-MODES = {
-    "quick": Sizes("quick", train_samples=10_000, test_samples=2_000, max_epochs=3),
-    "full": Sizes("full", train_samples=60_000, test_samples=10_000, max_epochs=None),
+SIZES = {
+    "quick": Sizes("quick", {"mnist": Samples(10_000, 2_000)}, max_epochs=3),
+    "full": Sizes("full", {"mnist": Samples(60_000, 10_000)}, max_epochs=None),
 }
 
 
 def current():
     """Return the mode name from CNNBOOK_MODE ('quick' when unset)."""
     mode = os.environ.get("CNNBOOK_MODE", "").strip().lower() or DEFAULT_MODE
-    if mode not in MODES:
+    if mode not in SIZES:
         raise ValueError(
             f"CNNBOOK_MODE={os.environ['CNNBOOK_MODE']!r} is not a mode; set it to one of "
-            f"{', '.join(MODES)} (or leave it unset for {DEFAULT_MODE!r})"
+            f"{', '.join(SIZES)} (or leave it unset for {DEFAULT_MODE!r})"
         )
     return mode
 
 
 def sizes():
     """Return the Sizes of the current mode."""
-    return MODES[current()]
+    return SIZES[current()]

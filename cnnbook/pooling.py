@@ -1,4 +1,5 @@
-"""Pooling: max, average and L2 pooling of each channel over sliding windows.
+"""Pooling: max, average and L2 pooling of each channel over sliding windows. Introduced in
+chapter 2.
 
 Arguments follow ``keras.layers.MaxPooling2D``: ``strides=None`` means strides = pool_size, and
 padding is "valid" (no padding) or "same" (output ceil(d / s), odd padding after the input).
@@ -8,7 +9,7 @@ in the window (as Keras does), and they add nothing to L2's sum of squares.
 
 import numpy as np
 
-from cnnbook import arithmetic
+from cnnbook import arithmetic, validate
 
 MODES = ("max", "average", "l2")
 
@@ -30,16 +31,12 @@ def pool2d(x, pool_size, strides=None, padding="valid", mode="max"):
             f"x must be (H, W), (H, W, C) or (N, H, W, C), got shape {x.shape}; pool a stack of "
             f"images as one (N, H, W, C) array"
         )
-    if not isinstance(padding, str) or padding not in arithmetic.PADDING_MODES:
-        raise ValueError(
-            f"pooling padding must be 'valid' or 'same', got {padding!r}; use padding='same' to "
-            f"keep ceil(d / strides) positions or padding='valid' for none"
-        )
+    padding = validate.padding(padding, numbers=False)
     # Work on one (N, H, W, C) batch whatever the input, and give the result the input's layout.
     batch = {2: x[None, :, :, None], 3: x[None], 4: x}[x.ndim]
     if not np.issubdtype(batch.dtype, np.number):
         batch = batch.astype(np.float64)
-    pool_size = arithmetic.check_pair(pool_size, "pool_size", 1)
+    pool_size = validate.pair(pool_size, "pool_size", 1)
     (stride_h, stride_w), pads, _ = arithmetic.window_plan(
         batch.shape[1:3],
         pool_size,

@@ -1,4 +1,5 @@
 """The lecture notes' layer notation: shapes, parameter counts and Keras models from one string.
+Introduced in chapter 3.
 
 Grammar (case-insensitive; spaces around commas and before a repeat are ignored)::
 
@@ -23,7 +24,7 @@ import typing
 
 import keras
 
-from cnnbook import arithmetic
+from cnnbook import arithmetic, validate
 
 EXAMPLES = "conv5-20, maxpool2, FC-100, dropout0.5, softmax-10"  # quoted in error messages
 
@@ -140,8 +141,8 @@ class Cost(typing.NamedTuple):
 
 def parse(notation: str, input_shape: tuple[int, int, int], padding: str = "valid") -> Spec:
     """Read the notes' notation, e.g. "conv5-20, maxpool2, FC-100, softmax-10", into a Spec."""
-    input_shape = _check_input_shape(input_shape)
-    padding = _check_padding(padding)
+    input_shape = validate.input_shape(input_shape)
+    padding = validate.padding(padding, numbers=False)
     if not notation.strip():
         raise ValueError(f"the notation is empty; expected e.g. {EXAMPLES}")
     layers = []
@@ -165,10 +166,11 @@ def conv_cost(
     input_shape: tuple[int, int, int], filters: int, kernel_size: int, padding: str = "valid"
 ) -> Cost:
     """A kernel_size×kernel_size Conv2D on an (H, W, C_in) input, stride 1; returns its Cost."""
-    input_shape = _check_input_shape(input_shape)
-    _check_positive(filters=filters, kernel_size=kernel_size)
+    input_shape = validate.input_shape(input_shape)
+    validate.whole_number(filters, "filters")
+    validate.whole_number(kernel_size, "kernel_size")
     out_height, out_width = _conv_output(
-        input_shape, kernel_size, _check_padding(padding), where="conv_cost"
+        input_shape, kernel_size, validate.padding(padding, numbers=False), where="conv_cost"
     )
     channels = input_shape[2]
     parameters = (kernel_size * kernel_size * channels + 1) * filters
@@ -180,10 +182,11 @@ def separable_cost(
     input_shape: tuple[int, int, int], filters: int, kernel_size: int, padding: str = "valid"
 ) -> Cost:
     """A SeparableConv2D (depthwise k×k per channel, then 1×1 pointwise) on (H, W, C_in); Cost."""
-    input_shape = _check_input_shape(input_shape)
-    _check_positive(filters=filters, kernel_size=kernel_size)
+    input_shape = validate.input_shape(input_shape)
+    validate.whole_number(filters, "filters")
+    validate.whole_number(kernel_size, "kernel_size")
     out_height, out_width = _conv_output(
-        input_shape, kernel_size, _check_padding(padding), where="separable_cost"
+        input_shape, kernel_size, validate.padding(padding, numbers=False), where="separable_cost"
     )
     channels = input_shape[2]
     depthwise = kernel_size * kernel_size * channels
@@ -313,31 +316,6 @@ def _keras_layer(layer: Layer, padding: str, activation: str) -> keras.Layer:
     if layer.kind == "dropout":
         return keras.layers.Dropout(rate=layer.rate)
     return keras.layers.Dense(units=layer.units, activation="softmax")
-
-
-def _check_input_shape(input_shape) -> tuple[int, int, int]:
-    """input_shape as a tuple (H, W, C) of positive integers, or ValueError."""
-    shape = tuple(input_shape)
-    if len(shape) != 3 or not all(isinstance(size, int) and size > 0 for size in shape):
-        raise ValueError(
-            f"input_shape {input_shape!r} should be (height, width, channels) of positive "
-            "integers, e.g. (28, 28, 1)"
-        )
-    return shape
-
-
-def _check_padding(padding: str) -> str:
-    """padding, lower-cased, if it is 'valid' or 'same'; otherwise ValueError."""
-    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-        raise ValueError(f"padding {padding!r} should be 'valid' or 'same'")
-    return padding.lower()
-
-
-def _check_positive(**sizes: int) -> None:
-    """ValueError naming the first of sizes (e.g. filters=20) that is not a positive integer."""
-    for name, value in sizes.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} {value!r} should be a positive integer")
 
 
 def _format_shape(shape: tuple[int, ...]) -> str:

@@ -1,26 +1,29 @@
 """Training as the notes do: their optimizer settings, seeded runs, and the model cache.
+Introduced in chapter 4.
 
 Optimizer defaults changed across Keras versions: Keras 2's ``Adadelta()`` had learning rate
 1.0, tf.keras 2 and Keras 3 have 0.001, a thousand times smaller. So every setting is spelled
 out in `OPTIMIZERS`, as Keras 2 had it when the notes were written, and never left to defaults.
 
-`train` looks in the model cache (`cnnbook.cache`) first, under a key of everything that
+`train` looks in the model cache (`cnnbook.book.cache`) first, under a key of everything that
 determines the result: the `Setup`, the model and optimizer as Keras configures them, the data
 (by content), and the Keras and backend versions.
+
+`build` compiles with ``steps_per_execution``: Keras then runs that many training steps per
+call into the compiled graph instead of one, which saves the per-step overhead of the Python
+loop. The steps, and so the mathematics, are the same.
 """
 
 import dataclasses
 import datetime
 import hashlib
-import importlib
 import time
 
 import keras
 import numpy as np
 
-import cnnbook.cache
-import cnnbook.machine
-from cnnbook import specs
+from cnnbook import augmentation, specs, validate
+from cnnbook.book import cache, provenance
 
 # The notes' optimizers with Keras 2's default settings (epsilon was Keras 2's K.epsilon()).
 OPTIMIZERS = {
@@ -28,14 +31,16 @@ OPTIMIZERS = {
     "rmsprop": {"learning_rate": 1e-3, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7},
 }
 LOSS = "categorical_crossentropy"
-INPUT_SHAPE = (28, 28, 1)
+STEPS_PER_EXECUTION = 50  # training steps per call into the compiled graph; see above
 
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
-    """How a model is trained: layers, activation, optimizer, epochs, batch size, seed."""
+    """How a model is trained: layers, input, activation, optimizer, epochs, batch size, seed."""
 
     notation: str  # the notes' layer notation, e.g. "conv5-20, maxpool2, FC-100, softmax-10"
+    input_shape: tuple[int, int, int]  # of one example, e.g. (28, 28, 1)
+    num_classes: int  # the units of the final softmax layer
     activation: str = "relu"  # of the convolutions and FC layers
     optimizer: str = "adadelta"  # a key of OPTIMIZERS
     learning_rate: float | None = None  # None: the value in OPTIMIZERS
@@ -50,16 +55,20 @@ class Setup:
                 f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}; add its "
                 "settings to cnnbook.training.OPTIMIZERS first"
             )
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} {value!r} should be a positive whole number")
+        for name in ("epochs", "batch_size", "num_classes"):
+            validate.whole_number(getattr(self, name), name)
         if self.augmentation is not None and len(self.augmentation) != 2:
             raise ValueError(
                 f"augmentation {self.augmentation!r} should be None or (largest shift in "
                 "pixels, largest rotation in degrees), e.g. (2, 10)"
             )
-        specs.parse(self.notation, input_shape=INPUT_SHAPE)  # raises ValueError if it is wrong
+        spec = specs.parse(self.notation, input_shape=self.input_shape)  # ValueError if wrong
+        last = spec.layers[-1]
+        if last.kind != "softmax" or last.units != self.num_classes:
+            raise ValueError(
+                f"{self.notation!r} should end in softmax-{self.num_classes}, one unit per "
+                f"class, for num_classes={self.num_classes}"
+            )
 
     def settings(self):
         """The optimizer's settings: OPTIMIZERS[optimizer], with learning_rate if given."""
@@ -80,7 +89,7 @@ class Trained:
     key: str
     from_cache: bool
     finished: str | None = None  # when the training ended (UTC, ISO 8601)
-    machine: dict | None = None  # where it ran (cnnbook.machine.describe(), at the start)
+    machine: dict | None = None  # where it ran (provenance.describe(), at the start)
 
     def table(self):
         """The history as aligned text: one row per epoch, accuracies in percent."""
@@ -109,17 +118,18 @@ def optimizer(setup):
 def build(setup):
     """The model of setup, seeded with setup.seed and compiled with its optimizer and loss."""
     keras.utils.set_random_seed(setup.seed)
-    model = specs.parse(setup.notation, input_shape=INPUT_SHAPE).to_keras(setup.activation)
+    model = specs.parse(setup.notation, input_shape=setup.input_shape).to_keras(setup.activation)
     if setup.augmentation is not None:
-        shift, degrees = setup.augmentation
-        augmenting = [
-            keras.layers.RandomTranslation(
-                shift / INPUT_SHAPE[0], shift / INPUT_SHAPE[1], fill_mode="constant"
-            ),
-            keras.layers.RandomRotation(degrees / 360, fill_mode="constant"),
-        ]  # active in training only; prediction sees the digits as they are
-        model = keras.Sequential([keras.Input(shape=INPUT_SHAPE), *augmenting, *model.layers])
-    model.compile(optimizer=optimizer(setup), loss=LOSS, metrics=["accuracy"])
+        augmenting = augmentation.shifts_and_rotations(setup.input_shape, *setup.augmentation)
+        model = keras.Sequential(
+            [keras.Input(shape=setup.input_shape), *augmenting, *model.layers]
+        )
+    model.compile(
+        optimizer=optimizer(setup),
+        loss=LOSS,
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
     return model
 
 
@@ -142,36 +152,34 @@ def fit(model, setup, x, y, validation_data=None):
 def train(setup, x, y, validation_data=None):
     """Train setup's model on (x, y), or load it from the model cache; returns a Trained."""
     model = build(setup)
-    key = cnnbook.cache.key(describe(setup, model, x, y, validation_data))
-    with cnnbook.cache.lock(key):
-        entry = cnnbook.cache.load(key)
-        if entry is not None:
-            cached, record = entry
-            return Trained(
-                cached,
-                record["history"],
-                record["epoch_seconds"],
-                record["seconds"],
-                key,
-                True,
-                record.get("finished"),
-                record.get("machine"),
-            )
-        where = cnnbook.machine.describe()
+
+    def compute():
+        where = provenance.describe()
         start = time.perf_counter()
         history, epoch_seconds = fit(model, setup, x, y, validation_data)
-        seconds = time.perf_counter() - start
         record = {
             "setup": dataclasses.asdict(setup),
             "history": history,
             "epoch_seconds": epoch_seconds,
-            "seconds": seconds,
+            "seconds": time.perf_counter() - start,
             "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": where,
-            "versions": versions(),
+            "versions": provenance.versions(),
         }
-        cnnbook.cache.store(key, model, record)
-    return Trained(model, history, epoch_seconds, seconds, key, False, record["finished"], where)
+        return model, record
+
+    entry = cache.cached(describe(setup, model, x, y, validation_data), compute)
+    record = entry.record
+    return Trained(
+        model=entry.value,
+        history=record["history"],
+        epoch_seconds=record["epoch_seconds"],
+        seconds=record["seconds"],
+        key=entry.key,
+        from_cache=entry.from_cache,
+        finished=record.get("finished"),
+        machine=record.get("machine"),
+    )
 
 
 def accuracy(model, x, y):
@@ -191,21 +199,18 @@ def describe(setup, model, x, y, validation_data=None):
     data = {"x": _fingerprint(x), "y": _fingerprint(y), "validation": None}
     if validation_data is not None:
         data["validation"] = [_fingerprint(array) for array in validation_data]
+    # The input shape and the classes are in the model's config: left out of the setup's part,
+    # so that keys made before Setup carried them still find their models.
+    setup_part = dataclasses.asdict(setup)
+    del setup_part["input_shape"], setup_part["num_classes"]
     return {
-        "setup": dataclasses.asdict(setup),
+        "setup": setup_part,
         "model": config,
         "optimizer": optimizer_config,
         "loss": LOSS,
         "data": data,
-        "versions": versions(),
+        "versions": provenance.versions(),
     }
-
-
-def versions():
-    """The versions of Keras and of the backend it runs on."""
-    backend = keras.backend.backend()
-    module = importlib.import_module(backend)
-    return {"keras": keras.__version__, "backend": backend, backend: module.__version__}
 
 
 def _fingerprint(array):

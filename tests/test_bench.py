@@ -1,10 +1,10 @@
-"""The training-speed benchmark: its report, and that its PyTorch models are the same models."""
+"""The training-speed benchmark: its report, and that its PyTorch models are the same recipes."""
 
 import collections
 
 import pytest
 
-from cnnbook import bench
+from cnnbook.lab import bench
 
 
 def _way(median, first=2.0):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cnnbook import assignments
+from cnnbook.book import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -36,7 +36,7 @@ MathJax.startup.promise.then(() => done('typeset'), e => done('failed: ' + e));
 def toc_pages():
     """Return every page of _toc.yml, the root first, as paths without suffix."""
     root = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
-    chapters = assignments.toc_chapters(ROOT, appendix=True)
+    chapters = toc.chapters(ROOT, appendix=True)
     return [root] + [chapter.relative_to(ROOT).with_suffix("").as_posix() for chapter in chapters]
 
 
@@ -90,7 +90,7 @@ def test_every_page_of_the_toc_is_built(book):
 
 
 def test_chapters_show_their_exercises_but_not_the_solutions(book):
-    for chapter in assignments.toc_chapters(ROOT):
+    for chapter in toc.chapters(ROOT):
         page = chapter.relative_to(ROOT).with_suffix("").as_posix()
         html = (book / f"{page}.html").read_text()
         assert html.count('class="exercise admonition"') >= 3, f"{page} shows too few exercises"

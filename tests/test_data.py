@@ -13,15 +13,15 @@ import threading
 import numpy as np
 import pytest
 
-import cnnbook.data
+from cnnbook.datasets import mnist, registry
 
 UNUSED_URL = "http://127.0.0.1:9/never-served"  # port 9 (discard): the connection is refused
 
 
 @pytest.fixture(scope="module")
-def mnist():
+def published():
     """MNIST as the environment provides it (CNNBOOK_DATA_DIR in CI)."""
-    return cnnbook.data.load_mnist()
+    return mnist.load_data()
 
 
 @pytest.fixture
@@ -31,11 +31,11 @@ def folders(tmp_path, monkeypatch):
     data.mkdir()
     monkeypatch.setenv("CNNBOOK_DATA_DIR", str(data))
     monkeypatch.setenv("CNNBOOK_CACHE_DIR", str(cache))
-    entries = cnnbook.data.registry()
+    entries = registry.registry()
     for entry in entries.values():
         if entry["url"]:
             entry["url"] = UNUSED_URL
-    monkeypatch.setattr(cnnbook.data, "registry", lambda: entries)
+    monkeypatch.setattr(registry, "registry", lambda: entries)
     return data, cache, entries
 
 
@@ -43,8 +43,8 @@ def save_npz(path, arrays):
     np.savez_compressed(path, **arrays)
 
 
-def as_dict(mnist):
-    (x_train, y_train), (x_test, y_test) = mnist
+def as_dict(published):
+    (x_train, y_train), (x_test, y_test) = published
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
@@ -70,8 +70,8 @@ def assert_mnist_equal(loaded, reference):
         np.testing.assert_array_equal(got, want)
 
 
-def test_mnist_matches_the_published_facts(mnist):
-    (x_train, y_train), (x_test, y_test) = mnist
+def test_mnist_matches_the_published_facts(published):
+    (x_train, y_train), (x_test, y_test) = published
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
@@ -79,110 +79,108 @@ def test_mnist_matches_the_published_facts(mnist):
     assert round(float((x_train / 255).mean()), 5) == 0.13066
 
 
-def test_resaved_npz_is_accepted(folders, mnist):
+def test_resaved_npz_is_accepted(folders, published):
     data, _, _ = folders
-    save_npz(data / "mnist.npz", as_dict(mnist))
-    assert_mnist_equal(cnnbook.data.load_mnist(), mnist)
+    save_npz(data / "mnist.npz", as_dict(published))
+    assert_mnist_equal(mnist.load_data(), published)
 
 
 @pytest.mark.parametrize("spelling", ["{stem}", "{stem}.gz", "{dotted}", "{dotted}.gz"])
-def test_original_idx_files_are_accepted(folders, mnist, spelling):
+def test_original_idx_files_are_accepted(folders, published, spelling):
     data, _, _ = folders
-    for key, stem in cnnbook.data.MNIST_IDX_STEMS.items():
+    for key, stem in mnist.IDX_STEMS.items():
         name = spelling.format(stem=stem, dotted=stem.replace("-idx", ".idx"))
-        write_idx(data / name, as_dict(mnist)[key])
-    assert_mnist_equal(cnnbook.data.load_mnist(), mnist)
+        write_idx(data / name, as_dict(published)[key])
+    assert_mnist_equal(mnist.load_data(), published)
 
 
-def test_user_cache_is_searched_after_the_data_dir(folders, mnist):
+def test_user_cache_is_searched_after_the_data_dir(folders, published):
     _, cache, _ = folders
     cache.mkdir()
-    save_npz(cache / "mnist.npz", as_dict(mnist))
-    assert_mnist_equal(cnnbook.data.load_mnist(), mnist)
+    save_npz(cache / "mnist.npz", as_dict(published))
+    assert_mnist_equal(mnist.load_data(), published)
 
 
-def test_several_data_folders_are_searched_in_order(folders, mnist, tmp_path, monkeypatch):
+def test_several_data_folders_are_searched_in_order(folders, published, tmp_path, monkeypatch):
     data, _, _ = folders
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir(), second.mkdir()
     monkeypatch.setenv("CNNBOOK_DATA_DIR", os.pathsep.join([str(first), str(second), str(data)]))
-    with pytest.raises(cnnbook.data.DataNotFoundError) as error:
-        cnnbook.data.load_mnist()
+    with pytest.raises(registry.DataNotFoundError) as error:
+        mnist.load_data()
     assert all(str(folder) in str(error.value) for folder in (first, second, data))
-    save_npz(second / "mnist.npz", as_dict(mnist))
-    assert_mnist_equal(cnnbook.data.load_mnist(), mnist)
+    save_npz(second / "mnist.npz", as_dict(published))
+    assert_mnist_equal(mnist.load_data(), published)
     (first / "mnist.npz").write_bytes(b"not an npz")  # found first, and wrong: reported
-    with pytest.raises(cnnbook.data.DataFileError, match=str(first)):
-        cnnbook.data.load_mnist()
+    with pytest.raises(registry.DataFileError, match=str(first)):
+        mnist.load_data()
 
 
 def test_missing_mnist_names_every_place_and_the_fix(folders):
     data, cache, _ = folders
-    with pytest.raises(cnnbook.data.DataNotFoundError) as error:
-        cnnbook.data.load_mnist()
+    with pytest.raises(registry.DataNotFoundError) as error:
+        mnist.load_data()
     message = str(error.value)
     for expected in ["'mnist'", str(data), str(cache), UNUSED_URL, "CNNBOOK_DATA_DIR", "IDX"]:
         assert expected in message
 
 
-def test_truncated_npz_is_reported_and_left_in_place(folders, mnist):
+def test_truncated_npz_is_reported_and_left_in_place(folders, published):
     data, _, _ = folders
     file = data / "mnist.npz"
-    save_npz(file, as_dict(mnist))
+    save_npz(file, as_dict(published))
     file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
     before = digest(file)
-    with pytest.raises(cnnbook.data.DataFileError, match="truncated") as error:
-        cnnbook.data.load_mnist()
+    with pytest.raises(registry.DataFileError, match="truncated") as error:
+        mnist.load_data()
     assert str(file) in str(error.value) and "left in place" in str(error.value)
     assert digest(file) == before
 
 
-def test_truncated_idx_file_is_reported(folders, mnist):
+def test_truncated_idx_file_is_reported(folders, published):
     data, _, _ = folders
-    for key, stem in cnnbook.data.MNIST_IDX_STEMS.items():
-        write_idx(data / (f"{stem}.gz" if key == "x_train" else stem), as_dict(mnist)[key])
+    for key, stem in mnist.IDX_STEMS.items():
+        write_idx(data / (f"{stem}.gz" if key == "x_train" else stem), as_dict(published)[key])
     broken = data / "train-images-idx3-ubyte.gz"
     broken.write_bytes(broken.read_bytes()[:1000])
-    with pytest.raises(cnnbook.data.DataFileError, match="train-images-idx3-ubyte.gz"):
-        cnnbook.data.load_mnist()
+    with pytest.raises(registry.DataFileError, match="train-images-idx3-ubyte.gz"):
+        mnist.load_data()
     assert broken.stat().st_size == 1000
 
 
-def test_wrong_arrays_are_rejected(folders, mnist):
+def test_wrong_arrays_are_rejected(folders, published):
     data, _, _ = folders
-    arrays = as_dict(mnist)
+    arrays = as_dict(published)
     arrays["x_train"] = arrays["x_train"][:100]
     save_npz(data / "mnist.npz", arrays)
-    with pytest.raises(cnnbook.data.DataFileError, match=r"x_train .* shape \(100, 28, 28\)"):
-        cnnbook.data.load_mnist()
+    with pytest.raises(registry.DataFileError, match=r"x_train .* shape \(100, 28, 28\)"):
+        mnist.load_data()
 
 
-def test_wrong_labels_are_rejected(folders, mnist):
+def test_wrong_labels_are_rejected(folders, published):
     data, _, _ = folders
-    arrays = as_dict(mnist)
+    arrays = as_dict(published)
     arrays["y_test"] = arrays["y_test"].copy()
     arrays["y_test"][[0, 1]] = arrays["y_test"][[1, 0]]  # two labels swapped
     save_npz(data / "mnist.npz", arrays)
-    with pytest.raises(cnnbook.data.DataFileError, match="y_test .* not MNIST's labels"):
-        cnnbook.data.load_mnist()
+    with pytest.raises(registry.DataFileError, match="y_test .* not MNIST's labels"):
+        mnist.load_data()
     assert (data / "mnist.npz").exists()
 
 
-def test_npz_without_mnist_keys_is_rejected(folders, mnist):
+def test_npz_without_mnist_keys_is_rejected(folders, published):
     data, _, _ = folders
-    (x_train, y_train), _ = mnist
+    (x_train, y_train), _ = published
     save_npz(data / "mnist.npz", {"x_train": x_train, "y_train": y_train})
-    with pytest.raises(
-        cnnbook.data.DataFileError, match=r"lacks the arrays \['x_test', 'y_test'\]"
-    ):
-        cnnbook.data.load_mnist()
+    with pytest.raises(registry.DataFileError, match=r"lacks the arrays \['x_test', 'y_test'\]"):
+        mnist.load_data()
 
 
-def test_incomplete_idx_set_is_rejected(folders, mnist):
+def test_incomplete_idx_set_is_rejected(folders, published):
     data, _, _ = folders
-    write_idx(data / "train-images-idx3-ubyte", as_dict(mnist)["x_train"])
-    with pytest.raises(cnnbook.data.DataFileError, match="t10k-labels-idx1-ubyte"):
-        cnnbook.data.load_mnist()
+    write_idx(data / "train-images-idx3-ubyte", as_dict(published)["x_train"])
+    with pytest.raises(registry.DataFileError, match="t10k-labels-idx1-ubyte"):
+        mnist.load_data()
 
 
 def test_unreadable_data_dir_says_so(tmp_path):
@@ -190,7 +188,7 @@ def test_unreadable_data_dir_says_so(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0)
-    command = [sys.executable, "-c", "import cnnbook.data; cnnbook.data.load_mnist()"]
+    command = [sys.executable, "-c", "from cnnbook.datasets import mnist; mnist.load_data()"]
     if os.geteuid() == 0:  # root reads anything; drop that privilege for the child
         if not shutil.which("setpriv"):
             pytest.skip("running as root without setpriv (util-linux) to drop the privilege")
@@ -202,7 +200,9 @@ def test_unreadable_data_dir_says_so(tmp_path):
         locked.chmod(0o755)
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("cnnbook.data.DataFileError: cannot read the CNNBOOK_DATA_DIR")
+    assert last_line.startswith(
+        "cnnbook.datasets.registry.DataFileError: cannot read the CNNBOOK_DATA_DIR"
+    )
     assert str(locked) in last_line and "chmod" in last_line
 
 
@@ -238,10 +238,10 @@ def test_download_lands_in_cache_checked_by_sha256(folders, server):
     (served / "index.json").write_bytes(content)
     entry = entries["imagenet_class_index"]
     entry.update(url=f"{url}/index.json", sha256=hashlib.sha256(content).hexdigest())
-    got = cnnbook.data.path("imagenet_class_index")
+    got = registry.path("imagenet_class_index")
     assert got == cache / "imagenet_class_index.json" and got.read_bytes() == content
     (served / "index.json").unlink()  # a second look-up is served from the cache
-    assert cnnbook.data.path("imagenet_class_index") == got
+    assert registry.path("imagenet_class_index") == got
 
 
 def test_download_with_wrong_checksum_keeps_nothing(folders, server):
@@ -249,8 +249,8 @@ def test_download_with_wrong_checksum_keeps_nothing(folders, server):
     served, url = server
     (served / "index.json").write_bytes(class_index_bytes())
     entries["imagenet_class_index"]["url"] = f"{url}/index.json"  # registry sha256 won't match
-    with pytest.raises(cnnbook.data.DataNotFoundError, match="download from .* failed"):
-        cnnbook.data.path("imagenet_class_index")
+    with pytest.raises(registry.DataNotFoundError, match="download from .* failed"):
+        registry.path("imagenet_class_index")
     assert not (cache / "imagenet_class_index.json").exists()
 
 
@@ -265,27 +265,30 @@ def test_wrong_local_file_is_never_replaced_by_a_download(folders, server):
     cache.mkdir()
     mine = cache / "imagenet_class_index.json"
     mine.write_text("my own edited file")
-    with pytest.raises(cnnbook.data.DataFileError, match="left in place"):
-        cnnbook.data.path("imagenet_class_index")
+    with pytest.raises(registry.DataFileError, match="left in place"):
+        registry.path("imagenet_class_index")
     assert mine.read_text() == "my own edited file"
 
 
 def test_data_set_without_public_copy_says_so(folders):
-    with pytest.raises(cnnbook.data.DataNotFoundError, match="download: none"):
-        cnnbook.data.path("flowers")
+    with pytest.raises(registry.DataNotFoundError, match="download: none"):
+        registry.path("flowers")
 
 
 def test_every_registry_file_in_the_data_dir_verifies():
     """Each single-file data set the environment provides matches the registry's checksum."""
-    for name, entry in cnnbook.data.registry().items():
+    for name, entry in registry.registry().items():
         if name != "mnist":
-            assert cnnbook.data.path(name).name == entry["files"][0]
+            assert registry.path(name).name == entry["files"][0]
 
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("mnist", "load_mnist"), ("cifar10", "unknown data set 'cifar10'; known ones are")],
+    [
+        ("mnist", r"cnnbook.datasets.mnist.load_data\(\)"),
+        ("cifar10", "unknown data set 'cifar10'; known ones are"),
+    ],
 )
 def test_path_rejects_names_it_cannot_serve(name, message):
     with pytest.raises(ValueError, match=message):
-        cnnbook.data.path(name)
+        registry.path(name)

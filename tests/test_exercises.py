@@ -18,9 +18,11 @@ import pytest
 from nbclient import NotebookClient
 from submissions import MYST_HEADER, ROOT, TROUBLE_CHAPTER, reference_answers, submission
 
-from cnnbook import assignments, exercises, sphinx_extension
+from cnnbook import exercises
+from cnnbook.book import sphinx_extension, toc
+from cnnbook.course import assignments
 
-CHAPTERS = assignments.toc_chapters(ROOT)
+CHAPTERS = toc.chapters(ROOT)
 
 
 def chapter_ids(path):

@@ -4,13 +4,13 @@ import keras
 import numpy as np
 import pytest
 
-from cnnbook import forward, models, specs
+from cnnbook import forward, recipes, specs
 
 NETWORKS = {
-    "CNNmodel1": (models.CNN1, "valid", "relu"),
-    "CNNmodel1, sigmoid": (models.CNN1, "valid", "sigmoid"),
-    "CNNmodel3, dropout": (models.CNN3, "valid", "relu"),
-    "conv3 network": (models.CONV3, "valid", "relu"),
+    "CNNmodel1": (recipes.CNN1, "valid", "relu"),
+    "CNNmodel1, sigmoid": (recipes.CNN1, "valid", "sigmoid"),
+    "CNNmodel3, dropout": (recipes.CNN3, "valid", "relu"),
+    "conv3 network": (recipes.CONV3, "valid", "relu"),
     "same padding, average pooling": (
         "conv3-6, avgpool2, conv3-8, FC-12, softmax-10",
         "same",
@@ -35,7 +35,7 @@ def test_the_hand_forward_pass_equals_predict(name):
 
 
 def test_every_layer_output_has_the_keras_shape():
-    model = specs.parse(models.CNN1, input_shape=(28, 28, 1)).to_keras()
+    model = specs.parse(recipes.CNN1, input_shape=(28, 28, 1)).to_keras()
     outputs = forward.layer_outputs(model, np.zeros((2, 28, 28, 1)))
     assert [o.shape[1:] for o in outputs] == [
         tuple(layer.output.shape[1:]) for layer in model.layers

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from submissions import NOTES, TIMEOUT, TROUBLE_CHAPTER, run_cnnbook
 
-import cnnbook.data
-from cnnbook import grading
+from cnnbook.course import grading
+from cnnbook.datasets import registry
 
 QUESTIONS = [
     "parameters-by-hand",
@@ -152,13 +152,13 @@ def test_a_graded_notebook_reads_data_from_the_graders_user_cache(tmp_path, monk
     """An instructor whose MNIST was downloaded into the user cache, with no CNNBOOK_DATA_DIR."""
     if not grading.sandbox_available():
         pytest.skip("bubblewrap is not installed: sudo apt-get install bubblewrap")
-    (source,) = [f for _, f in cnnbook.data.search_dirs() if (f / "mnist.npz").is_file()][:1]
+    (source,) = [f for _, f in registry.search_dirs() if (f / "mnist.npz").is_file()][:1]
     cache, scratch = tmp_path / "cache", tmp_path / "scratch"
     cache.mkdir(), scratch.mkdir()
     shutil.copy(source / "mnist.npz", cache / "mnist.npz")
     monkeypatch.delenv("CNNBOOK_DATA_DIR", raising=False)
     monkeypatch.setenv("CNNBOOK_CACHE_DIR", str(cache))
-    labels = "import cnnbook.data; print(cnnbook.data.load_mnist()[1][1][:5].tolist())"
+    labels = "import cnnbook.data; print(mnist.load_data()[1][1][:5].tolist())"
     inside = Path(grading.SANDBOX_HOME)
     result = subprocess.run(
         [*grading._bwrap_prefix(scratch), sys.executable, "-c", labels],

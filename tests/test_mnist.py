@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnnbook import mnist
+from cnnbook.datasets import mnist
 
 
 def test_prepare_scales_reshapes_and_one_hot_encodes():
@@ -33,7 +33,7 @@ def test_the_split_is_the_notes_50000_10000():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: mnist.load(0, 10), "train_samples 0"),
+        (lambda: mnist.load(0, 10), "train_samples must be at least 1, got 0"),
         (lambda: mnist.load(100, 10_001), "test_samples 10001"),
         (lambda: mnist.prepare(np.zeros((2, 28, 27)), np.zeros(2)), r"\(n, 28, 28\)"),
         (lambda: mnist.prepare(np.zeros((2, 28, 28)), np.zeros(3)), "one label per image"),

@@ -177,11 +177,11 @@ def test_agrees_with_keras(input_shape, pool_size, strides, padding):
         ),
         (
             lambda: pooling.pool2d(HAND, 2, padding=1),
-            r"pooling padding must be 'valid' or 'same', got 1; use padding='same'",
+            r"padding must be 'valid', 'same', got 1; use padding='same'",
         ),
         (
             lambda: pooling.pool2d(HAND, 2, padding="full"),
-            r"pooling padding must be 'valid' or 'same', got 'full'",
+            r"padding must be 'valid', 'same', got 'full'",
         ),
         (
             lambda: pooling.pool2d(np.ones(4), 2),

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-import cnnbook.mode
-from cnnbook import mnist, models, reproduce, training
+from cnnbook import mode, recipes, training
+from cnnbook.datasets import mnist
+from cnnbook.lab import reproduce
 
 
 def _results_table(page):
@@ -18,8 +19,8 @@ def _results_table(page):
 def test_without_results_every_model_shows_as_not_yet_run():
     header, _, *rows = _results_table(reproduce.markdown({"models": []}))
     assert header[:3] == ["model", "our test accuracy", "the notes"]
-    assert len(rows) == len(models.RECIPES)
-    for cells, recipe in zip(rows, models.RECIPES.values(), strict=True):
+    assert len(rows) == len(recipes.RECIPES)
+    for cells, recipe in zip(rows, recipes.RECIPES.values(), strict=True):
         assert cells[0] == recipe.title and cells[1] == "not yet run"
         assert cells[2] == (recipe.notes_figure or "not reported")
         assert cells[3] == cells[5] == cells[6] == cells[7] == ""  # nothing measured
@@ -28,14 +29,14 @@ def test_without_results_every_model_shows_as_not_yet_run():
 
 
 def test_a_result_for_another_setting_counts_as_not_yet_run():
-    row = {**reproduce._row(models.RECIPES["cnn1"], 12), "status": "done", "test_accuracy": 0.99}
+    row = {**reproduce._row(recipes.RECIPES["cnn1"], 12), "status": "done", "test_accuracy": 0.99}
     row["setting"] = "ReLU; Adadelta(learning_rate=0.001); batch 100"
     (first, *_) = reproduce.rows({"models": [row]})
     assert first["status"] == "not yet run" and first["test_accuracy"] is None
 
 
 def test_an_ensemble_row_lists_each_members_accuracy_beside_the_vote():
-    recipe = models.RECIPES["cnn3-ensemble"]
+    recipe = recipes.RECIPES["cnn3-ensemble"]
     row = {
         **reproduce._row(recipe, recipe.epochs),
         "status": "done",
@@ -68,7 +69,7 @@ def test_a_quick_run_writes_its_row_with_machine_and_versions(tmp_path, monkeypa
     command = ["--mode", "quick", "--model", "cnn1", "--seeds", "2", "--output", str(output)]
     assert reproduce.main(command) == 0
     rows = {row["model"]: row for row in json.loads(output.read_text())["models"]}
-    assert list(rows) == list(models.RECIPES)
+    assert list(rows) == list(recipes.RECIPES)
     cnn1 = rows["cnn1"]
     assert cnn1["status"] == "done" and cnn1["mode"] == "quick" and cnn1["epochs"] == 3
     assert 0.9 < cnn1["test_accuracy"] <= 1
@@ -77,9 +78,9 @@ def test_a_quick_run_writes_its_row_with_machine_and_versions(tmp_path, monkeypa
     assert len(cnn1["history"]["val_accuracy"]) == 3
     first, second = cnn1["seed_accuracies"]
     assert first == cnn1["test_accuracy"] and 0.9 < second <= 1
-    quick = cnnbook.mode.MODES["quick"]
-    digits = mnist.load(quick.train_samples, quick.test_samples)
-    seed_1 = models.train(models.RECIPES["cnn1"], digits, quick, seed=1)  # from the cache
+    quick = mode.SIZES["quick"]
+    digits = mnist.load(*quick.samples("mnist"))
+    seed_1 = recipes.train(recipes.RECIPES["cnn1"], digits, quick, seed=1)  # from the cache
     assert seed_1.from_cache and seed_1.key == cnn1["cache_keys"][1]
     assert second == training.accuracy(seed_1.model, digits.x_test, digits.y_test)
     assert all(row["status"] == "not yet run" for name, row in rows.items() if name != "cnn1")
@@ -104,14 +105,14 @@ def test_a_quick_run_writes_its_row_with_machine_and_versions(tmp_path, monkeypa
 
 def test_the_committed_results_are_whole_and_in_step():
     results = json.loads(reproduce.RESULTS.read_text())
-    assert [row["model"] for row in results["models"]] == list(models.RECIPES)
+    assert [row["model"] for row in results["models"]] == list(recipes.RECIPES)
     for row in results["models"]:
         if row["status"] == "done":
             assert row["mode"] == "full" and row["test_samples"] == 10_000
             assert 0 < row["test_accuracy"] <= 1
-            assert row["epochs"] == models.RECIPES[row["model"]].epochs
+            assert row["epochs"] == recipes.RECIPES[row["model"]].epochs
             assert row["machine"]["cpu"] and row["versions"]["keras"]
-            members = models.RECIPES[row["model"]].members
+            members = recipes.RECIPES[row["model"]].members
             if members > 1:
                 assert len(row["member_accuracies"]) == members
         else:

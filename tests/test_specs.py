@@ -152,7 +152,7 @@ def test_errors_name_the_offending_layer(notation, message):
     [
         ((28, 28), "valid", r"input_shape \(28, 28\) should be \(height, width, channels\)"),
         ((28, 0, 1), "valid", r"input_shape"),
-        (MNIST, "full", r"padding 'full' should be 'valid' or 'same'"),
+        (MNIST, "full", r"padding must be 'valid', 'same', got 'full'"),
     ],
 )
 def test_errors_for_bad_arguments(input_shape, padding, message):
@@ -233,7 +233,7 @@ def test_multiply_adds_by_hand():
 def test_cost_errors():
     with pytest.raises(ValueError, match=r"conv_cost does not fit: kernel_size 9 .* 4×4×3"):
         specs.conv_cost((4, 4, 3), filters=8, kernel_size=9)
-    with pytest.raises(ValueError, match=r"filters 0 should be a positive integer"):
+    with pytest.raises(ValueError, match=r"filters must be at least 1, got 0"):
         specs.separable_cost((4, 4, 3), filters=0, kernel_size=3)
 
 

@@ -11,16 +11,16 @@ import keras
 import numpy as np
 import pytest
 
-import cnnbook.cache
-import cnnbook.mode
-from cnnbook import forward, mnist, models, training
+from cnnbook import forward, mode, recipes, training
+from cnnbook.book import cache
+from cnnbook.datasets import mnist
 
-QUICK = cnnbook.mode.MODES["quick"]
-TINY = training.Setup("conv5-4, maxpool2, FC-10, softmax-10", epochs=1, batch_size=50)
+QUICK = mode.SIZES["quick"]
+TINY = recipes.digits_setup("conv5-4, maxpool2, FC-10, softmax-10", epochs=1, batch_size=50)
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
+def cache_folder(tmp_path_factory):
     """A model cache of this module's own (CNNBOOK_CACHE_DIR), empty at the start."""
     with pytest.MonkeyPatch.context() as patch:
         folder = tmp_path_factory.mktemp("cache")
@@ -30,12 +30,12 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def digits():
-    return mnist.load(QUICK.train_samples, QUICK.test_samples)
+    return mnist.load(*QUICK.samples("mnist"))
 
 
 @pytest.fixture(scope="module")
-def quick_cnn1(cache, digits):
-    return models.train(models.RECIPES["cnn1"], digits, QUICK)
+def quick_cnn1(cache_folder, digits):
+    return recipes.train(recipes.RECIPES["cnn1"], digits, QUICK)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_the_hand_forward_pass_of_the_trained_model_equals_predict(quick_cnn1, d
 
 
 def test_the_same_setup_is_served_from_the_cache(quick_cnn1, digits):
-    again = models.train(models.RECIPES["cnn1"], digits, QUICK)
+    again = recipes.train(recipes.RECIPES["cnn1"], digits, QUICK)
     assert again.from_cache and again.key == quick_cnn1.key
     assert again.history == quick_cnn1.history
     assert again.epoch_seconds == quick_cnn1.epoch_seconds
@@ -73,7 +73,7 @@ def test_the_same_setup_is_served_from_the_cache(quick_cnn1, digits):
     )
 
 
-def test_a_changed_setup_is_trained_anew(cache, small):
+def test_a_changed_setup_is_trained_anew(cache_folder, small):
     first = training.train(TINY, *small)
     other = training.train(dataclasses.replace(TINY, seed=1), *small)
     assert not first.from_cache and not other.from_cache
@@ -82,14 +82,15 @@ def test_a_changed_setup_is_trained_anew(cache, small):
 
 
 def test_the_notes_adadelta_is_not_the_keras_3_default():
-    built = training.optimizer(training.Setup(models.CNN1))
+    built = training.optimizer(recipes.digits_setup(recipes.CNN1))
     assert float(built.learning_rate) == 1.0 and built.rho == 0.95 and built.epsilon == 1e-7
     assert float(keras.optimizers.Adadelta().learning_rate) == pytest.approx(0.001)
-    rmsprop = training.optimizer(training.Setup(models.SMALL, optimizer="rmsprop"))
+    rmsprop = training.optimizer(recipes.digits_setup(recipes.SMALL, optimizer="rmsprop"))
     assert float(rmsprop.learning_rate) == pytest.approx(1e-3) and rmsprop.rho == 0.9
 
 
-# A different value for every field of Setup: each must change the key.
+# A different value for every field of Setup: each must change the key (the input shape and
+# the classes through the model, whose config holds them; a new class count needs a new notation).
 CHANGES = {
     "notation": "conv5-6, maxpool2, FC-10, softmax-10",
     "activation": "sigmoid",
@@ -99,6 +100,8 @@ CHANGES = {
     "batch_size": 25,
     "augmentation": (1, 5),
     "seed": 7,
+    "input_shape": {"input_shape": (32, 32, 1)},
+    "num_classes": {"num_classes": 5, "notation": "conv5-4, maxpool2, FC-10, softmax-5"},
 }
 
 
@@ -108,7 +111,8 @@ def test_the_changes_cover_every_field_of_setup():
 
 @pytest.mark.parametrize("field", sorted(CHANGES))
 def test_the_key_covers_every_field_of_setup(field, small):
-    changed = dataclasses.replace(TINY, **{field: CHANGES[field]})
+    change = CHANGES[field] if isinstance(CHANGES[field], dict) else {field: CHANGES[field]}
+    changed = dataclasses.replace(TINY, **change)
     assert _key(changed, *small) != _key(TINY, *small)
 
 
@@ -126,10 +130,10 @@ def test_the_key_covers_the_data_the_validation_data_and_the_versions(small, mon
     assert _key(TINY, x, y) != base
 
 
-def test_the_cache_lives_under_the_user_cache(cache, small):
+def test_the_cache_lives_under_the_user_cache(cache_folder, small):
     trained = training.train(TINY, *small)
-    folder = cache / "models" / trained.key
-    assert cnnbook.cache.directory() == cache / "models"
+    folder = cache_folder / "models" / trained.key
+    assert cache.directory() == cache_folder / "models"
     assert (folder / "model.keras").is_file()
     record = json.loads((folder / "record.json").read_text())
     assert record["key"] == trained.key and record["setup"]["notation"] == TINY.notation
@@ -137,10 +141,10 @@ def test_the_cache_lives_under_the_user_cache(cache, small):
 
 
 @pytest.mark.parametrize("damage", ["model", "truncated", "record", "missing"])
-def test_a_damaged_entry_is_trained_again(cache, small, damage):
+def test_a_damaged_entry_is_trained_again(cache_folder, small, damage):
     setup = dataclasses.replace(TINY, seed=100 + len(damage))
     trained = training.train(setup, *small)
-    folder = cache / "models" / trained.key
+    folder = cache_folder / "models" / trained.key
     if damage == "model":
         (folder / "model.keras").write_bytes(b"not a zip file")
     elif damage == "truncated":
@@ -161,26 +165,26 @@ WRITER = textwrap.dedent(
     import os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import keras, numpy as np
-    import cnnbook.cache
+    from cnnbook.book import cache
     writer = int(sys.argv[1])
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.layers[0].set_weights([np.zeros((4, 2)), np.full(2, writer, dtype="float32")])
     for attempt in range(15):
-        cnnbook.cache.store("shared", model, {"writer": writer, "attempt": attempt})
+        cache.store("shared", model, {"writer": writer, "attempt": attempt})
     """
 )
 
 
-def test_concurrent_writers_leave_a_whole_entry(cache):
-    environment = {**os.environ, "CNNBOOK_CACHE_DIR": str(cache)}
+def test_concurrent_writers_leave_a_whole_entry(cache_folder):
+    environment = {**os.environ, "CNNBOOK_CACHE_DIR": str(cache_folder)}
     writers = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(writer)], env=environment)
         for writer in (1, 2)
     ]
     assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
-    model, record = cnnbook.cache.load("shared")
+    model, record = cache.load("shared")
     assert model.layers[0].get_weights()[1].tolist() == [record["writer"]] * 2
-    leftovers = [p.name for p in (cache / "models").iterdir() if p.name.startswith(".")]
+    leftovers = [p.name for p in (cache_folder / "models").iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
 
@@ -188,16 +192,17 @@ TRAINER = textwrap.dedent(
     """
     import os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    from cnnbook import mnist, training
+    from cnnbook import recipes, training
+    from cnnbook.datasets import mnist
     digits = mnist.load(300, 1)
-    setup = training.Setup("conv5-4, maxpool2, FC-10, softmax-10", epochs=1, seed=55)
+    setup = recipes.digits_setup("conv5-4, maxpool2, FC-10, softmax-10", epochs=1, seed=55)
     print(training.train(setup, digits.x_train, digits.y_train).from_cache)
     """
 )
 
 
-def test_two_builds_training_the_same_model_at_once_train_it_once(cache):
-    environment = {**os.environ, "CNNBOOK_CACHE_DIR": str(cache)}
+def test_two_builds_training_the_same_model_at_once_train_it_once(cache_folder):
+    environment = {**os.environ, "CNNBOOK_CACHE_DIR": str(cache_folder)}
     builds = [
         subprocess.Popen(
             [sys.executable, "-c", TRAINER], env=environment, stdout=subprocess.PIPE, text=True
@@ -209,7 +214,20 @@ def test_two_builds_training_the_same_model_at_once_train_it_once(cache):
     assert outputs == ["False", "True"]  # one trained it, the other waited and loaded it
 
 
+def test_arrays_are_cached_too(cache_folder):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"features": np.arange(6.0).reshape(2, 3)}, {"what": "features"}
+
+    first = cache.cached({"test": "arrays"}, compute)
+    again = cache.cached({"test": "arrays"}, compute)
+    assert (first.from_cache, again.from_cache, len(calls)) == (False, True, 1)
+    np.testing.assert_array_equal(again.value["features"], np.arange(6.0).reshape(2, 3))
+    assert again.record["what"] == "features" and again.key == first.key
+    assert (cache_folder / "models" / first.key / "arrays.npz").is_file()
+
+
 def _key(setup, x, y, validation_data=None):
-    return cnnbook.cache.key(
-        training.describe(setup, training.build(setup), x, y, validation_data)
-    )
+    return cache.key(training.describe(setup, training.build(setup), x, y, validation_data))

@@ -1,4 +1,5 @@
 """The notes' MNIST models: how each is trained, and the accuracy the notes report for it.
+Introduced in chapter 4.
 
 ``RECIPES["cnn1"]`` is CNNmodel1 as the notes train it; `train` trains a recipe on prepared
 digits for the epochs a mode allows (``sizes.epochs(...)``), through the model cache.
@@ -6,7 +7,8 @@ digits for the epochs a mode allows (``sizes.epochs(...)``), through the model c
 
 import dataclasses
 
-from cnnbook import mnist, training
+from cnnbook import training
+from cnnbook.datasets import mnist
 
 CNN1 = "conv5-20, maxpool2, FC-100, softmax-10"
 CNN2 = "conv5-20, maxpool2, conv5-40, maxpool2, FC-100, softmax-10"
@@ -16,6 +18,11 @@ CNN3 = (
 SMALL = "conv5-10, maxpool2, conv5-20, maxpool2, FC-100, softmax-10"
 CONV3 = "conv3-32, maxpool2, conv3-64, maxpool2, conv3-64, FC-64, softmax-10"
 VALIDATIONS = ("test", "split", "none")
+
+
+def digits_setup(notation, **settings):
+    """A training.Setup for MNIST's 28×28×1 digits and 10 classes."""
+    return training.Setup(notation, mnist.INPUT_SHAPE, mnist.NUM_CLASSES, **settings)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,27 +72,27 @@ class Recipe:
 RECIPES = {
     recipe.name: recipe
     for recipe in (
-        Recipe("cnn1", "CNNmodel1", training.Setup(CNN1), "test", "98.93%", 0.9893),
+        Recipe("cnn1", "CNNmodel1", digits_setup(CNN1), "test", "98.93%", 0.9893),
         Recipe(
             "cnn1-sigmoid",
             "CNNmodel1, sigmoid",
-            training.Setup(CNN1, activation="sigmoid"),
+            digits_setup(CNN1, activation="sigmoid"),
             "test",
             "",
         ),
-        Recipe("cnn2", "CNNmodel2", training.Setup(CNN2, epochs=40), "test", "99.2–99.3%", 0.992),
+        Recipe("cnn2", "CNNmodel2", digits_setup(CNN2, epochs=40), "test", "99.2–99.3%", 0.992),
         Recipe(
             "cnn2-sigmoid",
             "CNNmodel2, sigmoid",
-            training.Setup(CNN2, activation="sigmoid", epochs=40),
+            digits_setup(CNN2, activation="sigmoid", epochs=40),
             "test",
             "",
         ),
-        Recipe("cnn3", "CNNmodel3", training.Setup(CNN3, epochs=40), "test", "99.4%", 0.994),
+        Recipe("cnn3", "CNNmodel3", digits_setup(CNN3, epochs=40), "test", "99.4%", 0.994),
         Recipe(
             "cnn3-ensemble",
             "5 × CNNmodel3",
-            training.Setup(CNN3, epochs=40),
+            digits_setup(CNN3, epochs=40),
             "test",
             "99.67%",
             0.9967,
@@ -94,7 +101,7 @@ RECIPES = {
         Recipe(
             "small-rmsprop",
             "conv5-10/conv5-20 network",
-            training.Setup(
+            digits_setup(
                 SMALL, optimizer="rmsprop", learning_rate=1e-4, batch_size=128, epochs=50
             ),
             "split",
@@ -104,7 +111,7 @@ RECIPES = {
         Recipe(
             "conv3-rmsprop",
             "conv3-32/64/64 network",
-            training.Setup(CONV3, optimizer="rmsprop", batch_size=64, epochs=5),
+            digits_setup(CONV3, optimizer="rmsprop", batch_size=64, epochs=5),
             "none",
             "99.02%",
             0.9902,
@@ -112,7 +119,7 @@ RECIPES = {
         Recipe(
             "cnn2-augmented",
             "CNNmodel2, expanded data",
-            training.Setup(CNN2, epochs=40, augmentation=(2, 10)),
+            digits_setup(CNN2, epochs=40, augmentation=(2, 10)),
             "test",
             "99.37%",
             0.9937,
@@ -122,7 +129,7 @@ RECIPES = {
         Recipe(
             "cnn3-augmented-ensemble",
             "5 × CNNmodel3, expanded data",
-            training.Setup(CNN3, epochs=40, augmentation=(2, 10)),
+            digits_setup(CNN3, epochs=40, augmentation=(2, 10)),
             "test",
             "99.67%",
             0.9967,

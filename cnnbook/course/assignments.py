@@ -20,6 +20,7 @@ the reference answers against every check. For a chapter NN_name it writes
   solutions, and ``questions.json`` (each exercise's label, title and points), for grading.
 """
 
+import argparse
 import ast
 import dataclasses
 import json
@@ -33,6 +34,8 @@ import jupytext
 import nbformat
 import otter.assign
 import yaml
+
+from cnnbook.book import toc
 
 EXERCISES_HEADING = "## Exercises"
 PUBLIC_CHECK = "public-check"
@@ -83,24 +86,6 @@ class Exercise:
         return len(self.public_checks) + len(self.hidden_checks)
 
 
-APPENDIX = "Appendix"  # the _toc.yml part of reference pages, which have no exercises
-
-
-def toc_chapters(root, appendix=False) -> list[Path]:
-    """The chapter files of the book's _toc.yml, in order; the Appendix part's only if asked."""
-    toc_path = Path(root) / "_toc.yml"
-    if not toc_path.is_file():
-        raise ValueError(f"{toc_path} does not exist; give the book's root folder")
-    toc = yaml.safe_load(toc_path.read_text())
-    parts = toc.get("parts", [toc])
-    return [
-        Path(root) / f"{chapter['file']}.md"
-        for part in parts
-        if appendix or part.get("caption") != APPENDIX
-        for chapter in part.get("chapters", [])
-    ]
-
-
 def read_exercises(chapter) -> list[Exercise]:
     """The exercises at the end of a MyST chapter, in order; [] if it has no Exercises section."""
     return [item for item in _read_section(chapter)[1] if isinstance(item, Exercise)]
@@ -143,7 +128,7 @@ def master_notebook(chapter) -> nbformat.NotebookNode:
 def assign(root, out, chapters=None) -> list[str]:
     """Write the notebook and bundle of each chapter (default: all); return the ones written."""
     root, out = Path(root), Path(out)
-    paths = toc_chapters(root) if chapters is None else [_chapter_path(root, c) for c in chapters]
+    paths = toc.chapters(root) if chapters is None else [_chapter_path(root, c) for c in chapters]
     written = []
     for path in paths:
         if not read_exercises(path):
@@ -190,10 +175,10 @@ def _assign_chapter(path: Path, out: Path) -> None:
 
 def _chapter_path(root: Path, chapter: str) -> Path:
     """The chapter file for a name such as '03_parameters' (or a path to it)."""
-    for path in toc_chapters(root):
+    for path in toc.chapters(root):
         if chapter in (path.stem, str(path), str(path.relative_to(root))):
             return path
-    names = ", ".join(path.stem for path in toc_chapters(root))
+    names = ", ".join(path.stem for path in toc.chapters(root))
     raise ValueError(f"{chapter!r} is not a chapter of the book; choose from {names}")
 
 
@@ -358,3 +343,27 @@ def _test_cell(source: str, hidden: bool) -> nbformat.NotebookNode:
         + ['""" # END TEST CONFIG', ""]
     )
     return nbformat.v4.new_code_cell(config + source)
+
+
+def main(argv=None):
+    """`cnnbook assign`: write the exercise notebooks and grading bundles."""
+    parser = argparse.ArgumentParser(
+        prog="cnnbook assign",
+        description="Write the students' exercise notebooks (student/) and the grading bundles "
+        "(grading/) from the chapters.",
+    )
+    parser.add_argument(
+        "chapters", nargs="*", help="chapters such as 03_parameters (default: all in _toc.yml)"
+    )
+    parser.add_argument("--book", default=".", help="the book's root folder (default: .)")
+    parser.add_argument("--out", help="where to write (default: BOOK/_build/assignments)")
+    args = parser.parse_args(argv)
+    try:
+        assign(
+            args.book,
+            args.out or Path(args.book) / "_build" / "assignments",
+            args.chapters or None,
+        )
+    except ValueError as error:
+        parser.exit(2, f"cnnbook assign: {error}\n")
+    return 0

@@ -1,10 +1,10 @@
 """Reproduce the notes' MNIST accuracies in full mode: data/reproduction.json and .md.
 
-    python -m cnnbook.reproduce --list          the models, and which have results
-    python -m cnnbook.reproduce --model cnn1    train one model (repeat --model for more)
-    python -m cnnbook.reproduce --model cnn3 --seeds 5
-                                                also seeds 1-4: how far runs of a setting spread
-    python -m cnnbook.reproduce                 train every model
+    cnnbook reproduce --list          the models, and which have results
+    cnnbook reproduce --model cnn1    train one model (repeat --model for more)
+    cnnbook reproduce --model cnn3 --seeds 5
+                                      also seeds 1-4: how far runs of a setting spread
+    cnnbook reproduce                 train every model
 
 Training goes through the model cache, so an interrupted run resumes where it stopped and a
 model trained once (by this command or a full-mode book build) is not trained again. Each row
@@ -12,32 +12,29 @@ records the machine and versions it ran on; a model without a result shows as "n
 """
 
 import argparse
-import contextlib
 import datetime
 import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-import cnnbook.cache
-import cnnbook.mode
-from cnnbook import ensemble, machine, mnist, models, training
+from cnnbook import ensemble, mode, recipes, training
+from cnnbook.book import cache, provenance
+from cnnbook.datasets import mnist
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "data" / "reproduction.json"
+RESULTS = provenance.ROOT / "data" / "reproduction.json"
 NOT_RUN = "not yet run"
 HEADER = """\
 # Reproduction report
 
 The notes' MNIST models trained as the notes train them, in full mode (all 60,000 training
 digits, the notes' epochs), each tested on the 10,000 test digits. Written by
-`python -m cnnbook.reproduce`; the machines are listed below the table.
+`cnnbook reproduce`; the machines are listed below the table.
 """
 
 
@@ -47,9 +44,9 @@ def run(recipe, sizes, seeds=1):
     With seeds > 1, a single model is also trained with seeds 1, 2, ..., seeds - 1, and the
     row records every seed's test accuracy (seed 0's is the row's result).
     """
-    digits = mnist.load(sizes.train_samples, sizes.test_samples)
+    digits = mnist.load(*sizes.samples("mnist"))
     start = time.perf_counter()
-    members = models.train_ensemble(recipe, digits, sizes)
+    members = recipes.train_ensemble(recipe, digits, sizes)
     probabilities = np.stack(
         [member.model.predict(digits.x_test, batch_size=1000, verbose=0) for member in members]
     )
@@ -66,10 +63,10 @@ def run(recipe, sizes, seeds=1):
         epoch_seconds=statistics.median(s for m in members for s in m.epoch_seconds),
         history={name: first.history[name] for name in sorted(first.history)},
         mode=sizes.mode,
-        train_samples=sizes.train_samples,
-        test_samples=sizes.test_samples,
-        machine=first.machine or machine.describe(),  # where the first member was trained
-        versions=versions(),
+        train_samples=sizes.samples("mnist").train,
+        test_samples=sizes.samples("mnist").test,
+        machine=first.machine or provenance.describe(),  # where the first member was trained
+        versions=provenance.report_versions(),
         finished=max(member.finished or "" for member in members) or _now(),
         from_cache=all(member.from_cache for member in members),
         seconds_this_run=time.perf_counter() - start,
@@ -80,7 +77,7 @@ def run(recipe, sizes, seeds=1):
             float(np.mean(p.argmax(axis=1) == labels)) for p in probabilities
         ]
     elif seeds > 1:
-        others = [models.train(recipe, digits, sizes, seed=seed) for seed in range(1, seeds)]
+        others = [recipes.train(recipe, digits, sizes, seed=seed) for seed in range(1, seeds)]
         row["seed_accuracies"] = [test_accuracy] + [
             training.accuracy(other.model, digits.x_test, digits.y_test) for other in others
         ]
@@ -93,16 +90,16 @@ def rows(results):
 
     A result for a setting that is no longer the recipe's counts as not yet run.
     """
-    recipes = models.RECIPES
+    known = recipes.RECIPES
     done = {
         row["model"]: row
         for row in results.get("models", [])
         if row["status"] == "done"
-        and row["model"] in recipes
-        and row["setting"] == recipes[row["model"]].setting()
+        and row["model"] in known
+        and row["setting"] == known[row["model"]].setting()
     }
     return [
-        done.get(name) or _row(recipe, recipe.epochs) for name, recipe in models.RECIPES.items()
+        done.get(name) or _row(recipe, recipe.epochs) for name, recipe in recipes.RECIPES.items()
     ]
 
 
@@ -174,28 +171,6 @@ def table(results):
     return "\n".join(lines) + "\n"
 
 
-def versions():
-    """Keras, its backend, NumPy and the cnnbook commit (with '+changes' if not committed)."""
-    found = {**training.versions(), "numpy": np.__version__}
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        found["cnnbook"] = commit + ("+changes" if changed else "")
-    return found
-
-
 def read(path=RESULTS):
     """The results file's contents, or an empty result set if there is none yet."""
     path = Path(path)
@@ -218,13 +193,13 @@ def write(results, path=RESULTS):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m cnnbook.reproduce",
+        prog="cnnbook reproduce",
         description="Train the notes' MNIST models in full mode and write the results table.",
     )
     parser.add_argument(
         "--model",
         action="append",
-        choices=list(models.RECIPES),
+        choices=list(recipes.RECIPES),
         help="train only this model (repeat for more); default: all",
     )
     parser.add_argument(
@@ -237,7 +212,7 @@ def main(argv=None):
     parser.add_argument("--list", action="store_true", help="list the models and their status")
     parser.add_argument(
         "--mode",
-        choices=list(cnnbook.mode.MODES),
+        choices=list(mode.SIZES),
         default="full",
         help="sizes to train with (default full; quick needs --output)",
     )
@@ -256,9 +231,9 @@ def main(argv=None):
                 f"{row['notes_figure'] or 'not reported'}"
             )
         return 0
-    sizes = cnnbook.mode.MODES[args.mode]
-    for name in args.model or list(models.RECIPES):
-        recipe = models.RECIPES[name]
+    sizes = mode.SIZES[args.mode]
+    for name in args.model or list(recipes.RECIPES):
+        recipe = recipes.RECIPES[name]
         print(
             f"{name}: training {recipe.title} for {sizes.epochs(recipe.epochs)} epochs ...",
             flush=True,
@@ -282,7 +257,7 @@ def main(argv=None):
 def _locked(path):
     """A lock (in the model cache's folder) held while path is read, changed and written."""
     name = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-    return cnnbook.cache.lock(f"results-{name}")
+    return cache.lock(f"results-{name}")
 
 
 def _now():
@@ -326,18 +301,8 @@ def _spread(row):
 
 
 def _describe_machine(row):
-    """One line on where a row ran: processor, cores, load, memory, system and versions."""
-    found, versions = row["machine"], row["versions"]
-    parts = [f"{found['cpu']}, {found['cores']} cores"]
-    if found.get("memory_bytes"):
-        parts.append(f"{found['memory_bytes'] / 2**30:.0f} GiB memory")
-    parts.append(f"{found['system']}, Python {found['python']}")
-    backend = versions["backend"]
-    parts.append(
-        f"Keras {versions['keras']} on {backend} {versions.get(backend, '?')}, "
-        f"NumPy {versions['numpy']}, cnnbook {versions.get('cnnbook', 'unknown')}"
-    )
-    return "; ".join(parts)
+    """One line on where a row ran: processor, cores, memory, system and versions."""
+    return provenance.machine_line(row["machine"], row["versions"])
 
 
 def _duration(seconds):

@@ -2,7 +2,7 @@
 three ways in one run, interleaved: the book's training path (`cnnbook.training`), a plain
 Keras script of the same model, and the same model in plain PyTorch.
 
-    python -m cnnbook.bench [--rounds 10] [--models cnn1 cnn2] [--json PATH]
+    cnnbook bench [--rounds 10] [--models cnn1 cnn2] [--json PATH]
 
 Each way runs in a process of its own, so that its peak memory can be measured; only one
 process trains at a time. Each builds its model and trains a first epoch (graph tracing and
@@ -25,11 +25,12 @@ import sys
 import time
 from pathlib import Path
 
-from cnnbook import machine
+from cnnbook.book import provenance
 
 WAYS = ("book", "keras", "pytorch")
 BATCH_SIZE = 100
 SETTLE_SECONDS = 1.0  # idle time before each timed epoch, for the last one's threads to stop
+PACKAGES = ("keras", "tensorflow-cpu", "tensorflow", "torch", "numpy")  # versions reported
 ADADELTA = {"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7}
 
 
@@ -40,13 +41,14 @@ def _peak_bytes():
 
 
 def _book(name):
-    """The book's path: the model and settings of models.RECIPES[name], trained by training.fit."""
+    """The book's path: the model and settings of recipes.RECIPES[name], trained by fit()."""
     import dataclasses
 
-    from cnnbook import mnist, models, training
+    from cnnbook import recipes, training
+    from cnnbook.datasets import mnist
 
     digits = mnist.load(60_000, 1)
-    setup = dataclasses.replace(models.RECIPES[name].setup, epochs=1)
+    setup = dataclasses.replace(recipes.RECIPES[name].setup, epochs=1)
     model = training.build(setup)
     return lambda: training.fit(model, setup, digits.x_train, digits.y_train)
 
@@ -55,9 +57,9 @@ def _keras(name):
     """A plain Keras script of the same model, written without the book's helpers."""
     import keras
 
-    import cnnbook.data
+    from cnnbook.datasets import mnist
 
-    (images, labels), _ = cnnbook.data.load_mnist()
+    (images, labels), _ = mnist.load_data()
     x = (images.astype("float32") / 255)[..., None]
     y = keras.utils.to_categorical(labels, 10)
     keras.utils.set_random_seed(0)
@@ -84,9 +86,9 @@ def _pytorch(name):
     import torch
     from torch import nn
 
-    import cnnbook.data
+    from cnnbook.datasets import mnist
 
-    (images, labels), _ = cnnbook.data.load_mnist()
+    (images, labels), _ = mnist.load_data()
     x = torch.from_numpy(images).float().div(255).unsqueeze(1)  # (n, 1, 28, 28)
     y = torch.from_numpy(labels).long()
     torch.manual_seed(0)
@@ -237,7 +239,7 @@ _WAY_NAMES = {"book": "book (cnnbook.training)", "keras": "plain Keras", "pytorc
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cnnbook.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="cnnbook bench", description=__doc__)
     parser.add_argument("--rounds", type=int, default=10, help="timed epochs per way (10)")
     parser.add_argument("--models", nargs="+", default=["cnn1", "cnn2"], choices=["cnn1", "cnn2"])
     parser.add_argument("--json", type=Path, help="also write the raw results here")
@@ -248,35 +250,22 @@ def main(argv=None):
     ways = available_ways()
     if "pytorch" not in ways:
         print("PyTorch is not installed (pip install -e .[bench]); timing the other two ways.")
-    where = machine.describe()
+    where = provenance.describe()
     results = {name: bench(name, args.rounds, ways) for name in args.models}
     print(report(results, args.rounds))
-    versions = ", ".join(f"{k} {v}" for k, v in _versions().items())
+    versions = provenance.installed(PACKAGES)
     load = where["load_average_at_start"]
     print(
-        f"\n{where['cpu']}, {where['cores']} cores"
-        + ("" if load is None else f", load average {load:.1f} at the start")
-        + ("" if load is None else f" and {machine.load_average():.1f} at the end")
-        + f"; Python {where['python']}, {versions}"
+        "\n"
+        + provenance.machine_line(where, versions)
+        + ("" if load is None else f"; load average {load:.1f} at the start")
+        + ("" if load is None else f" and {provenance.load_average():.1f} at the end")
     )
     if args.json:
         args.json.write_text(
-            json.dumps({"results": results, "machine": where, "versions": _versions()}, indent=1)
+            json.dumps({"results": results, "machine": where, "versions": versions}, indent=1)
         )
     return 0
-
-
-def _versions():
-    """Versions of the libraries timed, read without importing them into this process."""
-    from importlib import metadata
-
-    found = {}
-    for package in ("keras", "tensorflow-cpu", "tensorflow", "torch", "numpy"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""What builds the book: the Sphinx extension, the result cache, provenance, the toc."""

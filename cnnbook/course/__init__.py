@@ -1,0 +1,1 @@
+"""Exercises for instructors: the students' notebooks, grading in a sandbox, feedback."""

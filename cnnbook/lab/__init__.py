@@ -1,0 +1,1 @@
+"""Measurement: reproducing the notes' results, and timing training."""
