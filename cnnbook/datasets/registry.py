@@ -113,12 +113,12 @@ def _not_found(name, looked, download_note):
     )
 
 
-def locate(name, find_in, wanted):
-    """Run find_in(label, folder, names) over the search folders, then download.
+def locate(name, find_in, wanted, download=True):
+    """Run find_in(label, folder, names) over the search folders, then download (if allowed).
 
-    wanted describes the files looked for, for the error message.
-
-    find_in returns what it found in a folder, or None; a wrong file raises DataFileError.
+    wanted describes the files looked for, for the error message. find_in returns what it
+    found in a folder, or None; a wrong file raises DataFileError. With download=False, None
+    when nothing local was found.
     """
     details = entry(name)
     looked = []
@@ -129,6 +129,8 @@ def locate(name, find_in, wanted):
             return found
         state = "" if folder.exists() else " (folder does not exist)"
         looked.append(f"{label} {folder}{state}: no {wanted}")
+    if not download:
+        return None
     if not details.get("url"):
         note = details.get("note", "no public copy")
         raise _not_found(name, looked, f"download: none, {note}")
@@ -143,7 +145,13 @@ def locate(name, find_in, wanted):
     return find_in("user cache", cache_dir(), _listing("user cache", cache_dir()))
 
 
-def path(name):
+def find(name):
+    """The local path of a single-file data set, checked by its checksum, or None if it is not
+    on this machine; never downloads (for optional files such as VGG16's 528 MB of weights)."""
+    return path(name, download=False)
+
+
+def path(name, download=True):
     """Return the local path of a single-file data set, checked by its checksum; downloads it
     into the user cache if it is found nowhere."""
     details = entry(name)
@@ -171,4 +179,4 @@ def path(name):
             )
         return file
 
-    return locate(name, find_in, fname)
+    return locate(name, find_in, fname, download)
