@@ -166,15 +166,9 @@ def conv_cost(
     input_shape: tuple[int, int, int], filters: int, kernel_size: int, padding: str = "valid"
 ) -> Cost:
     """A kernel_size×kernel_size Conv2D on an (H, W, C_in) input, stride 1; returns its Cost."""
-    input_shape = validate.input_shape(input_shape)
-    validate.whole_number(filters, "filters")
-    validate.whole_number(kernel_size, "kernel_size")
-    out_height, out_width = _conv_output(
-        input_shape, kernel_size, validate.padding(padding, numbers=False), where="conv_cost"
-    )
-    channels = input_shape[2]
+    positions, channels = _cost_plan(input_shape, filters, kernel_size, padding, "conv_cost")
     parameters = (kernel_size * kernel_size * channels + 1) * filters
-    multiply_adds = out_height * out_width * kernel_size * kernel_size * channels * filters
+    multiply_adds = positions * kernel_size * kernel_size * channels * filters
     return Cost(parameters, multiply_adds)
 
 
@@ -182,18 +176,23 @@ def separable_cost(
     input_shape: tuple[int, int, int], filters: int, kernel_size: int, padding: str = "valid"
 ) -> Cost:
     """A SeparableConv2D (depthwise k×k per channel, then 1×1 pointwise) on (H, W, C_in); Cost."""
+    positions, channels = _cost_plan(input_shape, filters, kernel_size, padding, "separable_cost")
+    depthwise = kernel_size * kernel_size * channels
+    pointwise = channels * filters
+    parameters = depthwise + pointwise + filters
+    multiply_adds = positions * (depthwise + pointwise)
+    return Cost(parameters, multiply_adds)
+
+
+def _cost_plan(input_shape, filters, kernel_size, padding, where) -> tuple[int, int]:
+    """Check a cost function's arguments; return (output positions H'·W', input channels)."""
     input_shape = validate.input_shape(input_shape)
     validate.whole_number(filters, "filters")
     validate.whole_number(kernel_size, "kernel_size")
     out_height, out_width = _conv_output(
-        input_shape, kernel_size, validate.padding(padding, numbers=False), where="separable_cost"
+        input_shape, kernel_size, validate.padding(padding, numbers=False), where=where
     )
-    channels = input_shape[2]
-    depthwise = kernel_size * kernel_size * channels
-    pointwise = channels * filters
-    parameters = depthwise + pointwise + filters
-    multiply_adds = out_height * out_width * (depthwise + pointwise)
-    return Cost(parameters, multiply_adds)
+    return out_height * out_width, input_shape[2]
 
 
 def _read_layer(text: str, position: int) -> list[Layer]:

@@ -110,50 +110,34 @@ def markdown(results):
 
 def table(results):
     """The results as Markdown: the table, the settings, the machines, and notes."""
-    table = [
-        "| model | our test accuracy | the notes | difference | epochs | wall time | per epoch "
-        "| run on |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    settings = ["| model | setting |", "| --- | --- |"]
-    machines, loads, modes, spreads = [], [], set(), []
-    for row in rows(results):
-        notes = row["notes_figure"] or "not reported"
-        settings.append(f"| {row['title']} | {row['setting']} |")
-        if row["status"] != "done":
-            table.append(f"| {row['title']} | {NOT_RUN} | {notes} | | {row['epochs']} | | | |")
-            continue
-        modes.add(row["mode"])
-        where = _describe_machine(row)
-        if where not in machines:
-            machines.append(where)
-        if "member_accuracies" in row or "seed_accuracies" in row:
-            spreads.append(_spread(row))
-        load = row["machine"].get("load_average_at_start")
-        if load is not None:
-            loads.append(f"{row['title']} {load:.1f}")
-        difference = "" if row["difference"] is None else f"{100 * row['difference']:+.2f} pp"
-        table.append(
-            f"| {row['title']} | {100 * row['test_accuracy']:.2f}% | {notes} | {difference} "
-            f"| {row['epochs']} | {_duration(row['wall_seconds'])} "
-            f"| {row['epoch_seconds']:.1f} s | {machines.index(where) + 1} |"
-        )
+    done = [row for row in rows(results) if row["status"] == "done"]
+    machines = list(dict.fromkeys(_describe_machine(row) for row in done))
     lines = []
-    if modes - {"full"}:
-        lines.append(f"**Some rows were run in {', '.join(sorted(modes - {'full'}))} mode.**\n")
+    modes = {row["mode"] for row in done} - {"full"}
+    if modes:
+        lines.append(f"**Some rows were run in {', '.join(sorted(modes))} mode.**\n")
     lines += [
-        *table,
+        *_results_table(results, machines),
         "",
         "The settings (the notes', except the augmentation's ranges, which are the book's):",
         "",
-        *settings,
+        "| model | setting |",
+        "| --- | --- |",
+        *(f"| {row['title']} | {row['setting']} |" for row in rows(results)),
         "",
     ]
-    lines += spreads
+    lines += [
+        _spread(row) for row in done if "member_accuracies" in row or "seed_accuracies" in row
+    ]
     if machines:
         lines += ["Machines and versions:", ""]
         lines += [f"{index}. {where}" for index, where in enumerate(machines, start=1)]
         lines.append("")
+    loads = [
+        f"{row['title']} {row['machine']['load_average_at_start']:.1f}"
+        for row in done
+        if row["machine"].get("load_average_at_start") is not None
+    ]
     if loads:
         lines.append(
             "Load average (processes wanting a core) when each run started: "
@@ -169,6 +153,27 @@ def table(results):
         "Keras and backend versions (all part of the cache key)."
     )
     return "\n".join(lines) + "\n"
+
+
+def _results_table(results, machines):
+    """The Markdown table of results, one row per recipe; machines numbers the 'run on' column."""
+    table = [
+        "| model | our test accuracy | the notes | difference | epochs | wall time | per epoch "
+        "| run on |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows(results):
+        notes = row["notes_figure"] or "not reported"
+        if row["status"] != "done":
+            table.append(f"| {row['title']} | {NOT_RUN} | {notes} | | {row['epochs']} | | | |")
+            continue
+        difference = "" if row["difference"] is None else f"{100 * row['difference']:+.2f} pp"
+        table.append(
+            f"| {row['title']} | {100 * row['test_accuracy']:.2f}% | {notes} | {difference} "
+            f"| {row['epochs']} | {_duration(row['wall_seconds'])} "
+            f"| {row['epoch_seconds']:.1f} s | {machines.index(_describe_machine(row)) + 1} |"
+        )
+    return table
 
 
 def read(path=RESULTS):
@@ -192,6 +197,29 @@ def write(results, path=RESULTS):
 
 
 def main(argv=None):
+    """`cnnbook reproduce`: list the models, or train them and write the results."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    path = args.output or RESULTS
+    if args.seeds < 1:
+        parser.error(f"--seeds {args.seeds} should be at least 1")
+    if args.mode != "full" and args.output is None:
+        parser.error(f"{args.mode}-mode results never go into {RESULTS}; pass --output")
+    if args.list:
+        for row in rows(read(path)):
+            result = f"{100 * row['test_accuracy']:.2f}%" if row["status"] == "done" else NOT_RUN
+            print(
+                f"{row['model']:<15} {row['title']:<28} {result:>12}   notes: "
+                f"{row['notes_figure'] or 'not reported'}"
+            )
+        return 0
+    for name in args.model or list(recipes.RECIPES):
+        _reproduce(name, mode.SIZES[args.mode], args.seeds, path)
+    return 0
+
+
+def _parser():
+    """The command line of `cnnbook reproduce`."""
     parser = argparse.ArgumentParser(
         prog="cnnbook reproduce",
         description="Train the notes' MNIST models in full mode and write the results table.",
@@ -217,41 +245,28 @@ def main(argv=None):
         help="sizes to train with (default full; quick needs --output)",
     )
     parser.add_argument("--output", type=Path, help=f"results JSON file (default {RESULTS})")
-    args = parser.parse_args(argv)
-    path = args.output or RESULTS
-    if args.seeds < 1:
-        parser.error(f"--seeds {args.seeds} should be at least 1")
-    if args.mode != "full" and args.output is None:
-        parser.error(f"{args.mode}-mode results never go into {RESULTS}; pass --output")
-    if args.list:
-        for row in rows(read(path)):
-            result = f"{100 * row['test_accuracy']:.2f}%" if row["status"] == "done" else NOT_RUN
-            print(
-                f"{row['model']:<15} {row['title']:<28} {result:>12}   notes: "
-                f"{row['notes_figure'] or 'not reported'}"
-            )
-        return 0
-    sizes = mode.SIZES[args.mode]
-    for name in args.model or list(recipes.RECIPES):
-        recipe = recipes.RECIPES[name]
-        print(
-            f"{name}: training {recipe.title} for {sizes.epochs(recipe.epochs)} epochs ...",
-            flush=True,
-        )
-        row = run(recipe, sizes, args.seeds)
-        with _locked(path):  # other runs may be writing other models' rows
-            results = read(path)
-            results["models"] = [r for r in rows(results) if r["model"] != name] + [row]
-            write(results, path)
-        print(
-            f"{name}: {100 * row['test_accuracy']:.2f}% in {_duration(row['wall_seconds'])} "
-            f"(notes: {recipe.notes_figure or 'not reported'})",
-            flush=True,
-        )
-        if "seed_accuracies" in row:
-            each = ", ".join(f"{100 * accuracy:.2f}%" for accuracy in row["seed_accuracies"])
-            print(f"{name}: seeds 0–{args.seeds - 1}: {each}", flush=True)
-    return 0
+    return parser
+
+
+def _reproduce(name, sizes, seeds, path):
+    """Train one recipe, put its row into the results at path, and say how it went."""
+    recipe = recipes.RECIPES[name]
+    print(
+        f"{name}: training {recipe.title} for {sizes.epochs(recipe.epochs)} epochs ...", flush=True
+    )
+    row = run(recipe, sizes, seeds)
+    with _locked(path):  # other runs may be writing other models' rows
+        results = read(path)
+        results["models"] = [r for r in rows(results) if r["model"] != name] + [row]
+        write(results, path)
+    print(
+        f"{name}: {100 * row['test_accuracy']:.2f}% in {_duration(row['wall_seconds'])} "
+        f"(notes: {recipe.notes_figure or 'not reported'})",
+        flush=True,
+    )
+    if "seed_accuracies" in row:
+        each = ", ".join(f"{100 * accuracy:.2f}%" for accuracy in row["seed_accuracies"])
+        print(f"{name}: seeds 0–{seeds - 1}: {each}", flush=True)
 
 
 def _locked(path):
