@@ -217,7 +217,7 @@ def build_small_book(folder, solutions):
     (folder / "_config.yml").write_text(
         "title: Exercises\nexecute:\n  execute_notebooks: force\n"
         "parse:\n  myst_enable_extensions: [colon_fence, dollarmath]\n"
-        "sphinx:\n  extra_extensions: [sphinx_exercise, cnnbook.sphinx_extension]\n"
+        "sphinx:\n  extra_extensions: [sphinx_exercise, cnnbook.book.sphinx_extension]\n"
     )
     (folder / "page.md").write_text(MYST_HEADER + "# Roots\n" + EXERCISE + PUBLIC + HIDDEN + END)
     environment = {**os.environ, "CNNBOOK_SOLUTIONS": "1" if solutions else "0"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from submissions import NOTES, TIMEOUT, TROUBLE_CHAPTER, run_cnnbook
 
-from cnnbook.course import grading
+from cnnbook.course import grading, sandbox
 from cnnbook.datasets import registry
 
 QUESTIONS = [
@@ -111,7 +111,7 @@ def test_the_batch_reports_progress(graded):
 
 
 def test_the_intruder_reads_writes_and_connects_to_nothing_outside(graded):
-    if not grading.sandbox_available():
+    if not sandbox.sandbox_available():
         hint = "the sandbox needs bubblewrap: `sudo apt-get install bubblewrap`"
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must test the sandbox; {hint}")
@@ -150,7 +150,7 @@ def test_the_command_refuses_a_missing_folder(tmp_path):
 
 def test_a_graded_notebook_reads_data_from_the_graders_user_cache(tmp_path, monkeypatch):
     """An instructor whose MNIST was downloaded into the user cache, with no CNNBOOK_DATA_DIR."""
-    if not grading.sandbox_available():
+    if not sandbox.sandbox_available():
         pytest.skip("bubblewrap is not installed: sudo apt-get install bubblewrap")
     (source,) = [f for _, f in registry.search_dirs() if (f / "mnist.npz").is_file()][:1]
     cache, scratch = tmp_path / "cache", tmp_path / "scratch"
@@ -159,10 +159,10 @@ def test_a_graded_notebook_reads_data_from_the_graders_user_cache(tmp_path, monk
     monkeypatch.delenv("CNNBOOK_DATA_DIR", raising=False)
     monkeypatch.setenv("CNNBOOK_CACHE_DIR", str(cache))
     labels = "import cnnbook.data; print(mnist.load_data()[1][1][:5].tolist())"
-    inside = Path(grading.SANDBOX_HOME)
+    inside = Path(sandbox.SANDBOX_HOME)
     result = subprocess.run(
-        [*grading._bwrap_prefix(scratch), sys.executable, "-c", labels],
-        env=grading._environment(inside),
+        [*sandbox.bwrap_prefix(scratch), sys.executable, "-c", labels],
+        env=sandbox.environment(inside),
         capture_output=True,
         text=True,
         timeout=120,
