@@ -153,6 +153,9 @@ def test_errors_name_the_offending_layer(notation, message):
         ((28, 28), "valid", r"input_shape \(28, 28\) should be \(height, width, channels\)"),
         ((28, 0, 1), "valid", r"input_shape"),
         (MNIST, "full", r"padding must be 'valid', 'same', got 'full'"),
+        # one decision for the whole package: the lower-case words, as chapter 1 refuses "SAME"
+        (MNIST, "SAME", r"padding must be 'valid', 'same', got 'SAME'; use padding='same'"),
+        (MNIST, 1, r"padding must be 'valid', 'same', got 1"),
     ],
 )
 def test_errors_for_bad_arguments(input_shape, padding, message):
