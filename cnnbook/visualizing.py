@@ -32,6 +32,8 @@ def activation_model(model, layer_names):
 def activations(model, layer_names, images):
     """The outputs of the named layers for a batch of images: name -> (n, H', W', channels)."""
     outputs = activation_model(model, layer_names).predict(images, verbose=0)
+    if len(layer_names) == 1:  # Keras returns a model's only output as an array, not a list
+        outputs = [outputs]
     return dict(zip(layer_names, outputs, strict=True))
 
 
