@@ -97,14 +97,20 @@ class Explanation:
         return [int(j) for j in order[:count] if weights[j] > 0]
 
 
-def explain(image, classifier_fn, segments, num_samples=1000, seed=0, batch_size=50):
+def explain(
+    image, classifier_fn, segments, num_samples=1000, seed=0, batch_size=50, hide_color=None
+):
     """LIME's samples for image: random_masks(num_samples, superpixels, seed), the perturbed
-    copies (superpixels off in their mean colour) predicted by classifier_fn in batches."""
+    copies predicted by classifier_fn in batches. A superpixel switched off takes hide_color,
+    or its mean colour when that is None (the lime package's arguments and default)."""
     num_segments = int(segments.max()) + 1
     if not np.array_equal(np.unique(segments), np.arange(num_segments)):
         raise ValueError("segments should be labels 0, 1, ..., k-1 with none missing")
     masks = random_masks(num_samples, num_segments, seed)
-    hidden = mean_colours(image, segments)
+    if hide_color is None:
+        hidden = mean_colours(image, segments)
+    else:
+        hidden = np.full_like(image, hide_color)
     probabilities = np.concatenate(
         [
             classifier_fn(perturb(image, segments, masks[start : start + batch_size], hidden))
