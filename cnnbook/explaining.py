@@ -121,10 +121,10 @@ def explain(
 
 
 def shown(image, segments, chosen, grey=0.5):
-    """The image (values 0-1) with only the chosen superpixels in colour, the rest greyed out,
-    and the chosen ones' boundaries marked in yellow."""
-    image = np.asarray(image, dtype="float64")
-    image = image / 255 if image.max() > 1 else image
+    """An RGB image (H, W, 3), integers 0-255 or floats 0-1, as floats 0-1 with only the chosen
+    superpixels in colour, the rest faded to grey, and the chosen ones' boundaries in yellow."""
+    image = np.asarray(image)
+    image = image / 255 if np.issubdtype(image.dtype, np.integer) else image.astype("float64")
     keep = np.isin(segments, chosen)[..., None]
     faded = np.where(keep, image, grey + 0.3 * (image - grey))
     outline = np.where(keep[..., 0], segments + 1, 0)

@@ -35,7 +35,9 @@ def region_classifier(original):
     return predict
 
 
-def package_lime(image, classifier_fn, segments, num_samples, seed, labels=(0, 1)):
+def package_lime(
+    image, classifier_fn, segments, num_samples, seed, labels=(0, 1), hide_color=None
+):
     """The lime package's weights (label -> (superpixels,)), seeded as the chapter seeds it."""
     explainer = lime_image.LimeImageExplainer(random_state=seed)
     explanation = explainer.explain_instance(
@@ -47,6 +49,7 @@ def package_lime(image, classifier_fn, segments, num_samples, seed, labels=(0, 1
         batch_size=50,
         segmentation_fn=lambda _: segments,
         random_seed=seed,
+        hide_color=hide_color,
     )
     weights = {}
     for label in labels:
@@ -67,7 +70,8 @@ def test_both_limes_find_the_region_a_classifier_looks_at(image, grid):
     assert np.abs(outside).max() < 0.2 * ours.weights(1)[sorted(region)].min()
 
 
-def test_the_two_limes_agree_on_a_fixed_sample(image, grid):
+@pytest.mark.parametrize("hide_color", [None, 0])
+def test_the_two_limes_agree_on_a_fixed_sample(image, grid, hide_color):
     mixing = np.random.default_rng(2).normal(size=(12, 4))
 
     def classifier(images):  # a softmax over 4 classes of the mean colours of the quarters
@@ -75,8 +79,10 @@ def test_the_two_limes_agree_on_a_fixed_sample(image, grid):
         scores = 3 * quarters.reshape(len(images), 12) @ mixing
         return np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
 
-    ours = explaining.explain(image, classifier, grid, num_samples=80, seed=7)
-    theirs = package_lime(image, classifier, grid, num_samples=80, seed=7, labels=(0, 3))
+    ours = explaining.explain(image, classifier, grid, 80, seed=7, hide_color=hide_color)
+    theirs = package_lime(
+        image, classifier, grid, 80, seed=7, labels=(0, 3), hide_color=hide_color
+    )
     for label in (0, 3):
         np.testing.assert_allclose(ours.weights(label), theirs[label], atol=1e-10)
         positive = [int(j) for j in np.argsort(-theirs[label]) if theirs[label][j] > 0]
