@@ -29,6 +29,7 @@ class Sizes:
     mode: str
     data: dict  # data set name -> Samples
     max_epochs: int | None  # None: as many epochs as the notes use
+    lime_samples: int = 1000  # perturbed copies per LIME explanation (the notes: 1,000)
 
     def samples(self, dataset):
         """The Samples (train, test) of a data set, e.g. samples("mnist")."""
@@ -47,8 +48,8 @@ class Sizes:
 
 
 SIZES = {
-    "quick": Sizes("quick", {"mnist": Samples(10_000, 2_000)}, max_epochs=3),
-    "full": Sizes("full", {"mnist": Samples(60_000, 10_000)}, max_epochs=None),
+    "quick": Sizes("quick", {"mnist": Samples(10_000, 2_000)}, max_epochs=3, lime_samples=100),
+    "full": Sizes("full", {"mnist": Samples(60_000, 10_000)}, max_epochs=None, lime_samples=1000),
 }
 
 
