@@ -27,8 +27,9 @@ class Sizes:
     """How much data and how many epochs the chapters train with in one mode."""
 
     mode: str
-    data: dict  # data set name -> Samples
+    data: dict  # data set name -> Samples (flowers: test is also the validation split's size)
     max_epochs: int | None  # None: as many epochs as the notes use
+    photo_size: int  # side in pixels the photo chapters resize the flower photos to
 
     def samples(self, dataset):
         """The Samples (train, test) of a data set, e.g. samples("mnist")."""
@@ -47,8 +48,18 @@ class Sizes:
 
 
 SIZES = {
-    "quick": Sizes("quick", {"mnist": Samples(10_000, 2_000)}, max_epochs=3),
-    "full": Sizes("full", {"mnist": Samples(60_000, 10_000)}, max_epochs=None),
+    "quick": Sizes(
+        "quick",
+        {"mnist": Samples(10_000, 2_000), "flowers": Samples(400, 100)},
+        max_epochs=3,
+        photo_size=64,
+    ),
+    "full": Sizes(
+        "full",
+        {"mnist": Samples(60_000, 10_000), "flowers": Samples(866, 300)},
+        max_epochs=None,
+        photo_size=128,
+    ),
 }
 
 
