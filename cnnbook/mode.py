@@ -27,9 +27,10 @@ class Sizes:
     """How much data and how many epochs the chapters train with in one mode."""
 
     mode: str
-    data: dict  # data set name -> Samples
+    data: dict  # data set name -> Samples (flowers: test is also the validation split's size)
     max_epochs: int | None  # None: as many epochs as the notes use
-    lime_samples: int = 1000  # perturbed copies per LIME explanation (the notes: 1,000)
+    photo_size: int  # side in pixels the photo chapters resize the flower photos to
+    lime_samples: int  # perturbed copies per LIME explanation (the notes: 1,000)
 
     def samples(self, dataset):
         """The Samples (train, test) of a data set, e.g. samples("mnist")."""
@@ -48,8 +49,20 @@ class Sizes:
 
 
 SIZES = {
-    "quick": Sizes("quick", {"mnist": Samples(10_000, 2_000)}, max_epochs=3, lime_samples=100),
-    "full": Sizes("full", {"mnist": Samples(60_000, 10_000)}, max_epochs=None, lime_samples=1000),
+    "quick": Sizes(
+        "quick",
+        {"mnist": Samples(10_000, 2_000), "flowers": Samples(400, 100)},
+        max_epochs=3,
+        photo_size=64,
+        lime_samples=100,
+    ),
+    "full": Sizes(
+        "full",
+        {"mnist": Samples(60_000, 10_000), "flowers": Samples(866, 300)},
+        max_epochs=None,
+        photo_size=128,
+        lime_samples=1000,
+    ),
 }
 
 

@@ -11,6 +11,8 @@ found but wrong are reported and left in place.
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 REGISTRY_PATH = Path(__file__).resolve().parent / "registry.json"
@@ -180,3 +182,26 @@ def path(name, download=True):
         return file
 
     return locate(name, find_in, fname, download)
+
+
+def publish_folder(target, write):
+    """Make the folder target with write(draft) unless it exists; returns target.
+
+    write fills a temporary folder beside target, which is then renamed to target with one
+    os.replace: a reader sees the whole folder or none, and a folder that exists is complete.
+    """
+    target = Path(target)
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    draft = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        write(draft)
+        try:
+            os.replace(draft, target)
+        except OSError:
+            if not target.is_dir():  # not "another process published it first"
+                raise
+    finally:
+        shutil.rmtree(draft, ignore_errors=True)
+    return target
