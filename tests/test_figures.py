@@ -8,7 +8,6 @@ import pytest  # noqa: E402
 
 from cnnbook import figures  # noqa: E402
 
-
 # Chapter 4's quick-mode curves, whose axis Matplotlib alone ended 0.003 above the notes' 0.992
 SERIES = {"CNNmodel1": [0.907, 0.94, 0.95], "CNNmodel2": [0.92, 0.945, 0.9525]}
 SERIES["CNNmodel2, sigmoid"] = [0.106, 0.75, 0.85]

@@ -5,7 +5,11 @@ cell), imported, or a builtin. A cell is *hidden* when it is tagged ``remove-cel
 ``remove-input``: its code never appears on the page. Cells tagged ``hide-input``, ``hide-cell``
 or ``hide-output`` are visible (the reader can unfold them), and so are the exercises' solution
 and check cells, which the instructors' book shows and the students' notebook asks for. The
-rule applies to every page of the table of contents, new chapters included.
+rule applies to every page of the table of contents, new chapters included. Within one cell
+the order is not checked (a cell that reads a name before binding it fails when run anyway).
+
+The bookkeeping that puts numbers into the prose, ``glue(...)``, is out of view too: no visible
+cell calls it.
 """
 
 import ast
@@ -84,6 +88,34 @@ def test_visible_code_reads_only_visible_names(chapter):
     )
 
 
+def visible_glue_calls(chapter):
+    """[cell number] of each visible cell that calls glue(...)."""
+    notebook = jupytext.read(chapter)
+    return [
+        number
+        for number, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
+        and not is_hidden(cell)
+        and any(
+            isinstance(node, ast.Call) and getattr(node.func, "id", None) == "glue"
+            for node in ast.walk(ast.parse(python_source(cell.source)))
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "chapter",
+    toc.chapters(ROOT, appendix=True),
+    ids=lambda path: path.stem,
+)
+def test_glue_calls_are_out_of_view(chapter):
+    cells = visible_glue_calls(chapter)
+    assert not cells, (
+        f"{chapter.name}: visible cells {cells} call glue(...); move those calls into a cell "
+        "tagged remove-cell"
+    )
+
+
 def test_a_name_made_in_a_hidden_cell_is_caught(tmp_path):
     chapter = tmp_path / "chapter.md"
     chapter.write_text(
@@ -95,6 +127,7 @@ def test_a_name_made_in_a_hidden_cell_is_caught(tmp_path):
         "```{code-cell} ipython3\n%time print(f(shown), later)\nlater = 2\n```\n"
     )
     assert undefined_names(chapter) == [(2, "secret")]
+    assert visible_glue_calls(chapter) == []
 
 
 def test_a_name_defined_later_is_caught(tmp_path):
@@ -105,3 +138,7 @@ def test_a_name_defined_later_is_caught(tmp_path):
         "```{code-cell} ipython3\ntotal = 3\n```\n"
     )
     assert undefined_names(chapter) == [(1, "total")]
+    chapter.write_text(
+        "# A chapter\n\n```{code-cell} ipython3\nfrom myst_nb import glue\n\nglue('x', 1)\n```\n"
+    )
+    assert visible_glue_calls(chapter) == [1]
