@@ -108,15 +108,15 @@ def markdown(results):
     return HEADER + "\n" + table(results)
 
 
-def table(results):
-    """The results as Markdown: the table, the settings, the machines, and notes."""
+def table(results, with_machines=True):
+    """The results as Markdown: the table, the settings, and (if with_machines) `machines`."""
     table = [
         "| model | our test accuracy | the notes | difference | epochs | wall time | per epoch "
         "| run on |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     settings = ["| model | setting |", "| --- | --- |"]
-    machines, loads, modes, spreads = [], [], set(), []
+    where_run, modes, spreads = _machines(results), set(), []
     for row in rows(results):
         notes = row["notes_figure"] or "not reported"
         settings.append(f"| {row['title']} | {row['setting']} |")
@@ -124,19 +124,13 @@ def table(results):
             table.append(f"| {row['title']} | {NOT_RUN} | {notes} | | {row['epochs']} | | | |")
             continue
         modes.add(row["mode"])
-        where = _describe_machine(row)
-        if where not in machines:
-            machines.append(where)
         if "member_accuracies" in row or "seed_accuracies" in row:
             spreads.append(_spread(row))
-        load = row["machine"].get("load_average_at_start")
-        if load is not None:
-            loads.append(f"{row['title']} {load:.1f}")
         difference = "" if row["difference"] is None else f"{100 * row['difference']:+.2f} pp"
         table.append(
             f"| {row['title']} | {100 * row['test_accuracy']:.2f}% | {notes} | {difference} "
             f"| {row['epochs']} | {_duration(row['wall_seconds'])} "
-            f"| {row['epoch_seconds']:.1f} s | {machines.index(where) + 1} |"
+            f"| {row['epoch_seconds']:.1f} s | {where_run.index(_describe_machine(row)) + 1} |"
         )
     lines = []
     if modes - {"full"}:
@@ -150,9 +144,23 @@ def table(results):
         "",
     ]
     lines += spreads
-    if machines:
+    if with_machines:
+        lines.append(machines(results))
+    return "\n".join(lines) + "\n"
+
+
+def machines(results):
+    """Markdown on where the rows ran: the machines (numbered as in `table`), loads, notes."""
+    where_run = _machines(results)
+    loads = [
+        f"{row['title']} {row['machine']['load_average_at_start']:.1f}"
+        for row in rows(results)
+        if row["status"] == "done" and row["machine"].get("load_average_at_start") is not None
+    ]
+    lines = []
+    if where_run:
         lines += ["Machines and versions:", ""]
-        lines += [f"{index}. {where}" for index, where in enumerate(machines, start=1)]
+        lines += [f"{index}. {where}" for index, where in enumerate(where_run, start=1)]
         lines.append("")
     if loads:
         lines.append(
@@ -168,7 +176,7 @@ def table(results):
         "model served by the cache was trained earlier, with the same settings and the same "
         "Keras and backend versions (all part of the cache key)."
     )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def read(path=RESULTS):
@@ -298,6 +306,15 @@ def _spread(row):
         f"{row['title']}, trained with {seeds}: {each} on the test digits, {span}; the table "
         "gives seed 0's.\n"
     )
+
+
+def _machines(results):
+    """The distinct machine lines of the rows that were run, in the order of the rows."""
+    where_run = []
+    for row in rows(results):
+        if row["status"] == "done" and _describe_machine(row) not in where_run:
+            where_run.append(_describe_machine(row))
+    return where_run
 
 
 def _describe_machine(row):
