@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-.PHONY: book test lab reproduce bench assignments book-instructor
+.PHONY: book book-full test lab reproduce bench assignments book-instructor
 
 $(INSTALLED): pyproject.toml jupyterlab-overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ $(INSTALLED): pyproject.toml jupyterlab-overrides.json
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "The book ($${CNNBOOK_MODE:-quick} mode) is at $(CURDIR)/_build/html/index.html"
+
+# The full-mode book, the online edition, in its own folder: it trains through the model cache,
+# so after `make reproduce` it reuses every model the reproduction trained (see README.md).
+book-full: $(INSTALLED)
+	CNNBOOK_MODE=full $(BIN)/jupyter-book build --warningiserror --keep-going \
+		--path-output _build/full .
+	@echo "The full-mode book is at $(CURDIR)/_build/full/_build/html/index.html"
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest --nbval-lax tests chapters

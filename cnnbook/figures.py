@@ -33,14 +33,22 @@ def show_images(images, titles, suptitle=None, vmin=None, vmax=None):
 def curves(series, title, ylabel="accuracy", references=None):
     """Plot each of series (label -> one value per epoch) against epochs 1, 2, ...; the figure.
 
-    references (label -> value) are drawn as dashed horizontal lines, e.g. the notes' figures.
+    references (label -> value) are drawn as dashed horizontal lines, e.g. the notes' figures;
+    the vertical axis reaches far enough to show every one of them.
     """
+    references = references or {}
     fig, ax = plt.subplots(figsize=(WIDTH, 4), layout="constrained")
     for label, values in series.items():
         epochs = np.arange(1, len(values) + 1)
         ax.plot(epochs, values, marker="o", label=label)
-    for index, (label, value) in enumerate((references or {}).items()):
+    for index, (label, value) in enumerate(references.items()):
         ax.axhline(value, linestyle="--", color=f"C{len(series) + index}", label=label)
+    shown = np.concatenate(
+        [np.ravel(values) for values in series.values()] + [[*references.values()]]
+    )
+    low, high = float(np.min(shown)), float(np.max(shown))
+    margin = 0.05 * (high - low) or 0.01
+    ax.set_ylim(low - margin, high + margin)
     longest = max(len(values) for values in series.values())
     ax.set_xticks(np.arange(1, longest + 1, max(1, longest // 12)))
     ax.set_xlabel("epoch")

@@ -18,6 +18,7 @@ whose `shapes()`, `count_params()` and `to_keras()` agree layer by layer. ``padd
 the convolutions; pooling always uses Keras's default, "valid" (sizes are rounded down).
 """
 
+import collections
 import dataclasses
 import re
 import typing
@@ -124,11 +125,18 @@ class Spec:
             for name, shape, count, sums in rows
         )
 
-    def to_keras(self, activation: str = "relu") -> keras.Sequential:
-        """The Keras model: one Keras layer per entry of `layers`; activation for conv and FC."""
-        model = keras.Sequential([keras.Input(shape=self.input_shape)])
+    def to_keras(self, activation: str = "relu", name: str | None = None) -> keras.Sequential:
+        """The Keras model: one Keras layer per entry of `layers`; activation for conv and FC.
+
+        Each Keras layer is named as the notation writes it (``conv5-20``, ``FC-100``; a repeat
+        gets ``_2``, ``_3``), so that ``model.summary()`` reads like the notation.
+        """
+        model = keras.Sequential([keras.Input(shape=self.input_shape)], name=name)
+        seen = collections.Counter()
         for layer in self.layers:
-            model.add(_keras_layer(layer, self.padding, activation))
+            seen[str(layer)] += 1
+            suffix = f"_{seen[str(layer)]}" if seen[str(layer)] > 1 else ""
+            model.add(_keras_layer(layer, self.padding, activation, f"{layer}{suffix}"))
         return model
 
 
@@ -295,26 +303,27 @@ def _arithmetic(layer: Layer, shape: tuple[int, ...]) -> str:
     return ""
 
 
-def _keras_layer(layer: Layer, padding: str, activation: str) -> keras.Layer:
-    """The Keras layer for one layer of the notation."""
+def _keras_layer(layer: Layer, padding: str, activation: str, name: str) -> keras.Layer:
+    """The Keras layer for one layer of the notation, called name."""
     if layer.kind == "conv":
         return keras.layers.Conv2D(
             filters=layer.filters,
             kernel_size=layer.kernel_size,
             padding=padding,
             activation=activation,
+            name=name,
         )
     if layer.kind == "maxpool":
-        return keras.layers.MaxPooling2D(pool_size=layer.pool_size)
+        return keras.layers.MaxPooling2D(pool_size=layer.pool_size, name=name)
     if layer.kind == "avgpool":
-        return keras.layers.AveragePooling2D(pool_size=layer.pool_size)
+        return keras.layers.AveragePooling2D(pool_size=layer.pool_size, name=name)
     if layer.kind == "flatten":
-        return keras.layers.Flatten()
+        return keras.layers.Flatten(name=name)
     if layer.kind == "fc":
-        return keras.layers.Dense(units=layer.units, activation=activation)
+        return keras.layers.Dense(units=layer.units, activation=activation, name=name)
     if layer.kind == "dropout":
-        return keras.layers.Dropout(rate=layer.rate)
-    return keras.layers.Dense(units=layer.units, activation="softmax")
+        return keras.layers.Dropout(rate=layer.rate, name=name)
+    return keras.layers.Dense(units=layer.units, activation="softmax", name=name)
 
 
 def _format_shape(shape: tuple[int, ...]) -> str:

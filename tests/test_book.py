@@ -98,6 +98,16 @@ def test_chapters_show_their_exercises_but_not_the_solutions(book):
         assert "SOLUTION" not in html, f"{page} shows an answer cell in the students' book"
 
 
+def test_chapters_and_their_exercises_are_numbered(book):
+    for number, chapter in enumerate(toc.chapters(ROOT), start=1):
+        page = chapter.relative_to(ROOT).with_suffix("").as_posix()
+        html = (book / f"{page}.html").read_text()
+        assert f'<span class="section-number">{number}. </span>' in html, page
+        assert f"Exercise {number}.1" in html and f"Exercise {number}.3" in html, (
+            f"{page}: its exercises should be numbered {number}.1, {number}.2, ..."
+        )
+
+
 def test_mathjax_is_served_from_the_book_itself(book):
     assert (book / "_static" / "mathjax" / "tex-chtml.js").is_file()
     pages_with_math = 0

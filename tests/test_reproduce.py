@@ -58,6 +58,28 @@ def test_an_ensemble_row_lists_each_members_accuracy_beside_the_vote():
     ) in page
 
 
+def test_the_machines_can_be_left_out_of_the_table_and_shown_apart():
+    recipe = recipes.RECIPES["cnn1"]
+    machine = {"cpu": "a processor", "cores": 2, "system": "Linux", "python": "3.11"}
+    row = {
+        **reproduce._row(recipe, recipe.epochs),
+        "status": "done",
+        "mode": "full",
+        "test_accuracy": 0.99,
+        "difference": 0.99 - 0.9893,
+        "wall_seconds": 60.0,
+        "epoch_seconds": 5.0,
+        "machine": {**machine, "load_average_at_start": 1.5},
+        "versions": {"keras": "3", "backend": "tensorflow", "tensorflow": "2", "numpy": "2"},
+    }
+    results = {"models": [row]}
+    short, apart = reproduce.table(results, with_machines=False), reproduce.machines(results)
+    assert "a processor" not in short and "Load average" not in short
+    assert "1. " in apart and "a processor" in apart and "CNNmodel1 1.5" in apart
+    assert reproduce.table(results) == short + apart + "\n"
+    assert _results_table("\n" + short)[2][7] == "1"  # the number of its machine, listed apart
+
+
 def test_quick_results_never_go_into_the_committed_file():
     with pytest.raises(SystemExit):
         reproduce.main(["--mode", "quick", "--model", "cnn1"])

@@ -50,6 +50,22 @@ def test_count_matches_notes_and_keras(notation, notes):
     assert spec.shapes() == keras_shapes(model)
 
 
+def test_keras_layers_are_named_as_the_notation_writes_them():
+    notation = "conv5-20, maxpool2, FC-1000, dropout0.5, FC-1000, dropout0.5, softmax-10"
+    model = specs.parse(notation, input_shape=MNIST).to_keras(name="CNNmodel3")
+    assert model.name == "CNNmodel3"
+    assert [layer.name for layer in model.layers] == [
+        "conv5-20",
+        "maxpool2",
+        "flatten",
+        "FC-1000",
+        "dropout0.5",
+        "FC-1000_2",
+        "dropout0.5_2",
+        "softmax-10",
+    ]
+
+
 def test_chain_as_the_notes_draw_it():
     spec = specs.parse("conv5-20, maxpool2, FC-100, softmax-10", input_shape=MNIST)
     assert spec.chain() == "28×28×1 → 24×24×20 → 12×12×20 → 2880 → 100 → 10"

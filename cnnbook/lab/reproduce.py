@@ -108,16 +108,15 @@ def markdown(results):
     return HEADER + "\n" + table(results)
 
 
-def table(results):
-    """The results as Markdown: the table, the settings, the machines, and notes."""
+def table(results, with_machines=True):
+    """The results as Markdown: the table, the settings, and (if with_machines) `machines`."""
     done = [row for row in rows(results) if row["status"] == "done"]
-    machines = list(dict.fromkeys(_describe_machine(row) for row in done))
     lines = []
     modes = {row["mode"] for row in done} - {"full"}
     if modes:
         lines.append(f"**Some rows were run in {', '.join(sorted(modes))} mode.**\n")
     lines += [
-        *_results_table(results, machines),
+        *_results_table(results, _machines(results)),
         "",
         "The settings (the notes', except the augmentation's ranges, which are the book's):",
         "",
@@ -129,15 +128,24 @@ def table(results):
     lines += [
         _spread(row) for row in done if "member_accuracies" in row or "seed_accuracies" in row
     ]
-    if machines:
-        lines += ["Machines and versions:", ""]
-        lines += [f"{index}. {where}" for index, where in enumerate(machines, start=1)]
-        lines.append("")
+    if with_machines:
+        lines.append(machines(results))
+    return "\n".join(lines) + "\n"
+
+
+def machines(results):
+    """Markdown on where the rows ran: the machines (numbered as in `table`), loads, notes."""
+    where_run = _machines(results)
     loads = [
         f"{row['title']} {row['machine']['load_average_at_start']:.1f}"
-        for row in done
-        if row["machine"].get("load_average_at_start") is not None
+        for row in rows(results)
+        if row["status"] == "done" and row["machine"].get("load_average_at_start") is not None
     ]
+    lines = []
+    if where_run:
+        lines += ["Machines and versions:", ""]
+        lines += [f"{index}. {where}" for index, where in enumerate(where_run, start=1)]
+        lines.append("")
     if loads:
         lines.append(
             "Load average (processes wanting a core) when each run started: "
@@ -152,7 +160,7 @@ def table(results):
         "model served by the cache was trained earlier, with the same settings and the same "
         "Keras and backend versions (all part of the cache key)."
     )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def _results_table(results, machines):
@@ -313,6 +321,15 @@ def _spread(row):
         f"{row['title']}, trained with {seeds}: {each} on the test digits, {span}; the table "
         "gives seed 0's.\n"
     )
+
+
+def _machines(results):
+    """The distinct machine lines of the rows that were run, in the order of the rows."""
+    where_run = []
+    for row in rows(results):
+        if row["status"] == "done" and _describe_machine(row) not in where_run:
+            where_run.append(_describe_machine(row))
+    return where_run
 
 
 def _describe_machine(row):
