@@ -2,7 +2,7 @@
 answers (`answers.load`): in a process of its own that never runs the submission's code, only
 reads its validated export, and writes what each check said.
 
-    python -m cnnbook.course.checking QUESTIONS_JSON ANSWERS_FOLDER RESULT_JSON MEMORY_BYTES
+    python -m cnnbook.course.checking MEMORY_BYTES   # then one request per line (`serve`)
 
 A check's message is kept for a public check that failed an assertion (its hint), never for a
 hidden one; an exception is kept by the name of its class only (Python's own, or NotAttempted).
@@ -54,14 +54,23 @@ def check_all(bundle: dict, folder: Path) -> dict:
     }
 
 
-def main(questions_path, folder, result_path, memory_bytes) -> None:
-    """On the host: check an export under a memory limit, write the outcomes as JSON."""
+def serve(memory_bytes) -> None:
+    """On the host: under a memory limit, check one export per line of standard input
+    (``QUESTIONS_JSON ANSWERS_FOLDER RESULT_JSON``, tab-separated), writing its outcomes as JSON
+    and answering ``done`` on standard output. Keras is imported once, for every submission."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    bundle = json.loads(Path(questions_path).read_text())
-    result = check_all(bundle, Path(folder))
-    Path(result_path).write_text(json.dumps({"questions": result}))
+    protocol, sys.stdout = sys.stdout, sys.stderr  # what a check prints is not an answer
+    import keras  # noqa: F401 - once, before the first request
+
+    print("ready", file=protocol, flush=True)
+    for line in sys.stdin:
+        questions_path, folder, result_path = line.rstrip("\n").split("\t")
+        bundle = json.loads(Path(questions_path).read_text())
+        result = check_all(bundle, Path(folder))
+        Path(result_path).write_text(json.dumps({"questions": result}))
+        print("done", file=protocol, flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    serve(int(sys.argv[1]))

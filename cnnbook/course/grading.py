@@ -32,6 +32,7 @@ import os
 import queue
 import re
 import secrets
+import select
 import subprocess
 import sys
 import tempfile
@@ -123,14 +124,14 @@ def grade(
         student: {"student": student, **_record(chapter, "invalid", why, time.monotonic())}
         for student, why in refused.items()
     }
-    slots = queue.Queue()
+    slots, checkers = queue.Queue(), [Checker() for _ in range(jobs)]
     for slot in range(jobs):
         slots.put(slot)
 
     def one(path):
         slot = slots.get()
         try:
-            return grade_notebook(path, bundles, limits, sandboxed, chapter, slot)
+            return grade_notebook(path, bundles, limits, sandboxed, checkers[slot], chapter, slot)
         finally:
             slots.put(slot)
 
@@ -161,6 +162,8 @@ def grade(
             future = pool.submit(one, found[student])
             concurrent.futures.wait([future])
         finish(student, _result(student, future, chapter), done, len(again))
+    for checker in checkers:
+        checker.close()
     rows = [row for student in sorted(records) for row in _rows(records[student], bundles)]
     stream = io.StringIO()
     writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -209,8 +212,9 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def grade_notebook(path, bundles, limits, sandboxed, chapter=None, slot=0) -> dict:
-    """Grade one submitted file: run it, check its export; never raises for a bad submission."""
+def grade_notebook(path, bundles, limits, sandboxed, checker, chapter=None, slot=0) -> dict:
+    """Grade one submitted file: run it, check its export with checker (a `Checker`); never
+    raises for a bad submission."""
     started = time.monotonic()
     notebook, problem = _read_submission(Path(path))
     if notebook is not None:
@@ -229,19 +233,8 @@ def grade_notebook(path, bundles, limits, sandboxed, chapter=None, slot=0) -> di
         if outcome is not None:
             return _record(chapter, *outcome, started)
         (private / "questions.json").write_text(json.dumps(bundle))
-        command = [
-            sys.executable,
-            "-m",
-            "cnnbook.course.checking",
-            str(private / "questions.json"),
-            str(private / "answers"),
-            str(private / "checked.json"),
-            str(max(limits.memory_bytes, 4 * 2**30)),
-        ]
-        checked = subprocess.run(
-            command, cwd=private, capture_output=True, timeout=CHECK_SECONDS, env=_host_env()
-        )
-        if checked.returncode != 0:
+        request = [private / "questions.json", private / "answers", private / "checked.json"]
+        if not checker.check(request, max(limits.memory_bytes, 4 * 2**30)):
             return _record(chapter, "failed", "the checks could not run on its answers", started)
         result = json.loads((private / "checked.json").read_text())
         cells = json.loads((private / "answers" / "cells.json").read_text())
@@ -351,9 +344,48 @@ def _cell_errors(cells: dict, plan: dict) -> list[dict]:
     return checked[:1000]
 
 
-def _host_env() -> dict[str, str]:
-    """The checking process's environment: the grader's, quieter."""
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1"}
+class Checker:
+    """A `checking` process on the host, kept for one job slot's submissions (Keras is imported
+    once), started again after a fault or a timeout, which fails only that submission."""
+
+    def __init__(self):
+        self.process = None
+
+    def check(self, request: list[Path], memory_bytes: int) -> bool:
+        """Run every check on one export; False if the checking process failed or took over
+        CHECK_SECONDS (it is then stopped, and started afresh for the next submission)."""
+        try:
+            if self.process is None:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "cnnbook.course.checking", str(memory_bytes)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                    cwd=tempfile.gettempdir(),
+                    text=True,
+                )
+                if self._answer() != "ready":
+                    raise OSError("the checking process did not start")
+            self.process.stdin.write("\t".join(map(str, request)) + "\n")
+            self.process.stdin.flush()
+            if self._answer() == "done":
+                return True
+        except OSError:
+            pass
+        self.close()
+        return False
+
+    def _answer(self) -> str:
+        ready, _, _ = select.select([self.process.stdout], [], [], CHECK_SECONDS)
+        return self.process.stdout.readline().strip() if ready else ""
+
+    def close(self) -> None:
+        """Stop the checking process."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
 
 def _read_submission(path: Path):
