@@ -248,7 +248,7 @@ def grade_notebook(path, bundles, limits, sandboxed, checker, chapter=None, slot
 def _run_sandboxed(notebook, chapter, plan, limits, sandboxed, slot, private):
     """Run the notebook in its sandbox and copy its export to private/answers; return None, or
     (status, detail) when it gave no export."""
-    user = sandbox.slot_user(slot)
+    user = sandbox.slot_user(slot) if sandboxed else None  # --no-sandbox: the grader's user
     cgroup = sandbox.Cgroup(limits)
     run = secrets.token_hex(8)
     with sandbox.scratch_folder(limits, user) as scratch:
@@ -281,9 +281,7 @@ def _run_sandboxed(notebook, chapter, plan, limits, sandboxed, slot, private):
                 cwd=home,
                 env=sandbox.environment(inside, run),
                 log=log,
-                user=user,
                 cgroup=cgroup,
-                sandboxed=sandboxed,
             )
             try:
                 process.wait(timeout=limits.timeout)

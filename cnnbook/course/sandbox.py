@@ -68,8 +68,9 @@ def is_root() -> bool:
 
 
 def slot_user(slot: int) -> int | None:
-    """The unprivileged user and group id of a job slot when the grader is root, else None."""
-    return FIRST_UID + slot if is_root() else None
+    """The unprivileged user and group id of a job slot when the grader is root, else None:
+    unused by any other grading run on the machine (each is a process of its own)."""
+    return FIRST_UID + (os.getpid() % 1_000_000) * 256 + slot % 256 if is_root() else None
 
 
 def sandbox_available() -> bool:
@@ -261,9 +262,9 @@ class Cgroup:
                     time.sleep(0.1)
 
 
-def start(command, *, cwd: Path, env: dict, log, user: int | None, cgroup: Cgroup, sandboxed):
-    """Start command in cgroup (it waits on stdin until the cgroup holds it); as user unless
-    sandboxed, where bubblewrap's command line switches to user itself (`bwrap_prefix`)."""
+def start(command, *, cwd: Path, env: dict, log, cgroup: Cgroup):
+    """Start command in cgroup: it waits on stdin until the cgroup holds it. (The sandbox's
+    command line switches to the slot's user itself: `bwrap_prefix`.)"""
     process = subprocess.Popen(
         ["/bin/sh", "-c", 'read _ ; exec "$@"', "sh", *command],
         stdin=subprocess.PIPE,
@@ -272,9 +273,6 @@ def start(command, *, cwd: Path, env: dict, log, user: int | None, cgroup: Cgrou
         cwd=cwd,
         env=env,
         start_new_session=True,
-        user=None if sandboxed else user,
-        group=None if sandboxed else user,
-        extra_groups=None if sandboxed or user is None else [],
     )
     try:
         cgroup.add(process.pid)
