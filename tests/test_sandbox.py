@@ -3,7 +3,6 @@ core per submission, and no process outliving its run, sandboxed or not.
 """
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
