@@ -121,7 +121,7 @@ def grade(
     print(f"grading {len(found)} submissions, {jobs} at a time; {isolation}", file=sys.stderr)
     written = Output(out)
     records = {
-        student: {"student": student, **_record(chapter, "invalid", why, time.monotonic())}
+        student: {"student": shown(student), **_record(chapter, "invalid", why, time.monotonic())}
         for student, why in refused.items()
     }
     slots, checkers = queue.Queue(), [Checker() for _ in range(jobs)]
@@ -139,8 +139,13 @@ def grade(
         records[student] = record
         rows = _rows(record, bundles)
         stem = file_stem(student)
-        written.write(f"results/{stem}.json", json.dumps(record, indent=2))
-        written.write(f"feedback/{stem}.md", _feedback(record, rows, bundles))
+        try:
+            written.write(f"results/{stem}.json", json.dumps(record, indent=2))
+            written.write(f"feedback/{stem}.md", _feedback(record, rows, bundles))
+        except (OSError, ValueError) as error:  # one student's files cannot stop the batch
+            detail = f"its result could not be written ({type(error).__name__}: {error})"
+            records[student] = {**record, "status": "failed", "detail": detail}
+            rows = _rows(records[student], bundles)
         score = sum(row["score"] for row in rows)
         possible = sum(row["max_score"] for row in rows)
         print(
@@ -179,13 +184,19 @@ def grade(
     return rows
 
 
+def shown(student: str) -> str:
+    """A student's name as the CSV and the feedback show it: bytes that are not UTF-8 (kept
+    in a file name as surrogates) become U+FFFD."""
+    return student.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _result(student, future, chapter) -> dict:
     """A finished grading's record, or a 'failed' one if grading it went wrong."""
     try:
-        return {"student": student, **future.result()}
+        return {**future.result(), "student": shown(student)}
     except Exception as error:  # noqa: BLE001 - a fault of the grader: record it, go on
         detail = f"the grader failed on this submission ({type(error).__name__})"
-        return {"student": student, **_record(chapter, "failed", detail, time.monotonic())}
+        return {**_record(chapter, "failed", detail, time.monotonic()), "student": shown(student)}
 
 
 def _rows(record, bundles) -> list[dict]:
