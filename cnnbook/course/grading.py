@@ -48,6 +48,7 @@ MAX_NOTEBOOK_BYTES = 50 * 2**20
 MAX_CELLS_BYTES = 2**20  # the sandbox's list of the exceptions its cells raised
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 CHECK_SECONDS = 120  # the host's checks of one submission's export
+START_SECONDS = 600  # the checking process's start (importing Keras) on a busy machine
 MANIFEST = ".cnnbook-grades.json"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 RETRIED = ("timed out", "failed")
@@ -155,6 +156,8 @@ def grade(
         )
 
     started = time.monotonic()
+    for student in refused:
+        finish(student, records[student], 0, 0)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(one, path): student for student, path in found.items()}
         for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
@@ -374,19 +377,19 @@ class Checker:
                     cwd=tempfile.gettempdir(),
                     text=True,
                 )
-                if self._answer() != "ready":
+                if self._answer(START_SECONDS) != "ready":
                     raise OSError("the checking process did not start")
             self.process.stdin.write("\t".join(map(str, request)) + "\n")
             self.process.stdin.flush()
-            if self._answer() == "done":
+            if self._answer(CHECK_SECONDS) == "done":
                 return True
         except OSError:
             pass
         self.close()
         return False
 
-    def _answer(self) -> str:
-        ready, _, _ = select.select([self.process.stdout], [], [], CHECK_SECONDS)
+    def _answer(self, seconds: float) -> str:
+        ready, _, _ = select.select([self.process.stdout], [], [], seconds)
         return self.process.stdout.readline().strip() if ready else ""
 
     def close(self) -> None:
