@@ -64,7 +64,7 @@ def host_listener():
 ODD_NAMES = ["a/b", "a_b", "=HYPERLINK(0)", "x" * 200, "caf\udce9"]  # the last: not UTF-8
 
 
-def write_folder(assigned, folder, out, port):
+def write_folder(assigned, folder, out, port, separately=False):
     """The graded folder: TROUBLE_CHAPTER's reference, every chapter's blank notebook, the
     troublesome and dishonest submissions, odd names, a link; out/ with the instructor's files.
     Returns the paths the tests look at."""
@@ -105,7 +105,7 @@ def write_folder(assigned, folder, out, port):
     for name, changes in troubles.items():
         notebook = submission(assigned, TROUBLE_CHAPTER, changes=changes)
         nbformat.write(notebook, folder / f"{name}.ipynb")
-    for name, changes in attacks(assigned, answers, out / "notes.txt").items():
+    for name, changes in attacks(answers, out / "notes.txt", separately).items():
         notebook = submission(assigned, TROUBLE_CHAPTER, answered=False, changes=changes)
         nbformat.write(notebook, folder / f"{name}.ipynb")
     (folder / "not-a-notebook.ipynb").write_text("These are my answers: 15, 15, 16 and 448.\n")

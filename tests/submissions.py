@@ -227,6 +227,7 @@ except OSError:
     forked = False
 for sleeper in sleepers:
     sleeper.kill()
+    sleeper.wait()
 """
 CHILDREN = """\
 import subprocess, sys
@@ -247,7 +248,7 @@ except OSError:
 """
 
 
-def attacks(assigned, answers, secret):
+def attacks(answers, secret, separately=False):
     """{student: changes} of the dishonest submissions of TROUBLE_CHAPTER (see above)."""
     questions = [
         "parameters-by-hand",
@@ -255,13 +256,30 @@ def attacks(assigned, answers, secret):
         "parameters-from-keras",
         "parameters-budget",
     ]
+    if separately:  # one notebook per attack, as the table of the grader's history shows
+        forgers = {
+            "patched-checker": {0: PATCH_OTTER},
+            "forged-result": {0: FORGE_AND_EXIT.format(questions=questions)},
+            "forged-watcher": {0: WATCHER.format(questions=questions)},
+            "pickle-swap": {0: PICKLE_SWAP.format(questions=questions)},
+            "log-link": {0: LOG_LINK.format(target=str(secret))},
+        }
+    else:  # fewer notebooks, so that the tests run faster: the same cells, put together
+        forgers = {
+            "forger": {
+                0: PATCH_OTTER,
+                1: WATCHER.format(questions=questions),
+                2: PICKLE_SWAP.format(questions=questions),
+            },
+            "killer": {
+                0: FORGE_AND_EXIT.format(questions=questions).replace(
+                    "os.kill(os.getppid(), 9)\n", LOG_LINK.format(target=str(secret))
+                )
+            },
+        }
     return {
-        "patched-checker": {0: PATCH_OTTER},
-        "forged-result": {0: FORGE_AND_EXIT.format(questions=questions)},
-        "forged-watcher": {0: WATCHER.format(questions=questions)},
-        "pickle-swap": {0: PICKLE_SWAP.format(questions=questions)},
+        **forgers,
         "smuggler": {1: SMUGGLE},
-        "log-link": {0: LOG_LINK.format(target=str(secret))},
         "base-exception": {0: answers[0], 1: BASE_EXCEPTION, 2: answers[2], 3: answers[3]},
         "fork-bomb": {1: guarded(FORK, "forked", answers[1])},
         "memory-children": {1: guarded(CHILDREN, "allocated", answers[1])},
