@@ -240,8 +240,8 @@ allocated = all(child.stdout.readline().strip() == b"held" for child in children
 FILL = """\
 filled = True
 try:
-    with open("/dev/shm/filler", "wb") as stream:
-        for _ in range(56):  # 3.5 GiB
+    for number in range(56):  # 3.5 GiB, in files under the largest file allowed
+        with open(f"/dev/shm/filler-{number}", "wb") as stream:
             stream.write(b"x" * 2**26)
 except OSError:
     filled = False

@@ -88,8 +88,14 @@ def test_the_bundle_holds_every_check_of_the_chapter(assigned, chapter):
         ]
 
 
-def solution_lines(exercise):
-    """The lines of an exercise's reference answers that a student's file must not hold."""
+def solution_lines(exercise, exercises):
+    """The lines of an exercise's reference answers that a student's file must not hold (those
+    that the chapter's tasks, given cells and public checks do not show anyway)."""
+    shown = "\n".join(
+        text
+        for other in exercises
+        for text in [other.prompt, *other.public_checks, *(c.source for c in other.given)]
+    )
     lines, inside = [], False
     for cell in exercise.solution:
         for line in cell.source.splitlines():
@@ -101,7 +107,7 @@ def solution_lines(exercise):
                 lines.append(line.strip())
             if "# BEGIN SOLUTION" in line:
                 inside = True
-    return lines
+    return [line for line in lines if line not in shown]
 
 
 def test_the_student_materials_hold_no_solutions_and_no_hidden_checks(assigned):
@@ -110,12 +116,13 @@ def test_the_student_materials_hold_no_solutions_and_no_hidden_checks(assigned):
         student = assigned / "student" / bundle.name
         text = "\n".join(path.read_text() for path in student.rglob("*") if path.is_file())
         assert "SOLUTION" not in text
-        for exercise in assignments.read_exercises(chapter):
+        exercises = assignments.read_exercises(chapter)
+        for exercise in exercises:
             for check in exercise.public_checks:
                 assert check.splitlines()[0] in text
             for check in exercise.hidden_checks:
                 assert check.splitlines()[0] not in text
-            assert [line for line in solution_lines(exercise) if line in text] == []
+            assert [line for line in solution_lines(exercise, exercises) if line in text] == []
 
 
 def test_a_check_in_the_notebook_says_correct_wrong_or_not_attempted(assigned, tmp_path):

@@ -3,6 +3,7 @@ the expected score and status, the batch finishes, and grading twice gives the s
 """
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -77,7 +78,9 @@ def test_an_endless_loop_is_stopped_at_the_time_limit(graded):
     rows = results(graded, "endless-loop")
     assert {(score, status) for score, status, _ in rows.values()} == {(0, "timed out")}
     assert f"stopped after {TIMEOUT} s" in rows["parameters-by-hand"][2]
-    assert graded["seconds"] < 4 * TIMEOUT
+    stem = grading.file_stem("endless-loop")
+    record = json.loads((graded["out"] / "results" / f"{stem}.json").read_text())
+    assert record["seconds"] < TIMEOUT + 30  # stopped at the limit, then checked nothing
 
 
 def test_a_memory_hog_is_stopped_in_its_cell(graded):
@@ -207,7 +210,8 @@ def test_the_feedback_quotes_no_hidden_check_and_no_file_of_the_host(graded):
         for exercise in assignments.read_exercises(ROOT / "chapters" / f"{TROUBLE_CHAPTER}.md")
         for check in exercise.hidden_checks
     ]
-    texts = [path.read_text() for path in (graded["out"] / "feedback").iterdir()]
+    mine = graded["paths"]["instructor"][1]
+    texts = [path.read_text() for path in (graded["out"] / "feedback").iterdir() if path != mine]
     texts.append((graded["out"] / "scores.csv").read_text())
     for text in texts:
         assert not [name for name in hidden if name in text]
@@ -222,10 +226,19 @@ def test_a_base_exception_costs_only_its_own_exercise(graded):
         assert rows[question] == (POINTS[question], "correct", "")
 
 
+def cgroups_work():
+    """True when the grader can give a submission a cgroup of its own here."""
+    cgroup = sandbox.Cgroup(sandbox.Limits())
+    cgroup.remove()
+    return cgroup.enabled
+
+
 @pytest.mark.parametrize("student", ["fork-bomb", "memory-children", "tmpfs-filler"])
 def test_limits_hold_for_the_whole_submission(graded, student):
     if not sandbox.is_root():
-        pytest.skip("per-submission limits need root (cgroups and a sized tmpfs)")
+        pytest.skip("per-submission limits need root (a user per slot, cgroups, a sized tmpfs)")
+    if student != "fork-bomb" and not cgroups_work():
+        pytest.skip("the memory of a whole submission is capped only by a cgroup of its own")
     assert results(graded, student)["parameters-to-keras"][0] == 0  # answered only past a limit
 
 

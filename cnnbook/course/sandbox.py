@@ -114,7 +114,7 @@ def bwrap_prefix(scratch: Path, user: int | None = None) -> list[str]:
     mounts += [(str(scratch / name), inside, "--bind") for name, inside in WRITABLE.items()]
     for source, target, kind in mounts:
         for parent in reversed(Path(target).parents):  # reachable by the slot's user too
-            if str(parent) not in made and not str(parent).startswith(("/usr", "/tmp/")):
+            if str(parent) not in made and not str(parent).startswith("/usr"):
                 prefix += ["--perms", "0755", "--dir", str(parent)]
                 made.add(str(parent))
         prefix += [kind, source, target]
