@@ -99,8 +99,6 @@ def bwrap_prefix(scratch: Path, user: int | None = None) -> list[str]:
         prefix += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     prefix += ["--die-with-parent", "--new-session"]
     prefix += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
-    # The empty /tmp first: a Python environment or package under /tmp is bound over it below.
-    prefix += ["--tmpfs", "/tmp"]
     for folder in SYSTEM_FOLDERS:
         if os.path.islink(folder):
             prefix += ["--symlink", os.readlink(folder), folder]
@@ -109,9 +107,10 @@ def bwrap_prefix(scratch: Path, user: int | None = None) -> list[str]:
     for path in SYSTEM_FILES:
         prefix += ["--ro-bind-try", path, path]
     made = {"/", "/tmp", "/dev"}
-    mounts = [(path, path, "--ro-bind-try") for path in [sys.base_prefix, sys.prefix]]
+    # The writable folders first: what is read from under /tmp is then bound over its /tmp.
+    mounts = [(str(scratch / name), inside, "--bind") for name, inside in WRITABLE.items()]
+    mounts += [(path, path, "--ro-bind-try") for path in [sys.base_prefix, sys.prefix]]
     mounts += [(path, path, "--ro-bind-try") for path in [package_folder(), *data_folders()]]
-    mounts += [(str(scratch / name), inside, "--bind") for name, inside in WRITABLE.items()]
     for source, target, kind in mounts:
         for parent in reversed(Path(target).parents):  # reachable by the slot's user too
             if str(parent) not in made and not str(parent).startswith("/usr"):
