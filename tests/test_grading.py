@@ -185,7 +185,7 @@ def test_a_graded_notebook_reads_data_from_the_graders_user_cache(tmp_path, monk
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["[7,", "2,", "1,", "0,", "4]"]  # MNIST's first test labels
-    assert [path for path in scratch.rglob("*") if path.is_file()] == []  # nothing downloaded
+    assert list(scratch.rglob("*.npz")) == []  # nothing downloaded into its own folders
 
 
 # --- dishonest submissions (tests/submissions.py: attacks) ------------------------------------
