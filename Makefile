@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-.PHONY: book book-full test lab reproduce bench assignments book-instructor
+.PHONY: book book-full test lab lab-instructor reproduce bench assignments book-instructor
 
 $(INSTALLED): pyproject.toml jupyterlab-overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ book-full: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest --nbval-lax tests chapters
 
-lab: $(INSTALLED)
+# Students' notebooks only: the chapters hold the solutions and hidden checks.
+lab: assignments
+	$(BIN)/jupyter lab _build/assignments/student
+
+lab-instructor: $(INSTALLED)
 	$(BIN)/jupyter lab chapters
 
 # The students' exercise notebooks (_build/assignments/student/) and the grading bundles

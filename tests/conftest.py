@@ -20,6 +20,7 @@ from submissions import (
     ROOT,
     TIMEOUT,
     TROUBLE_CHAPTER,
+    attacks,
     guarded,
     reference_answers,
     run_cnnbook,
@@ -60,17 +61,19 @@ def host_listener():
     server.close()
 
 
-@pytest.fixture(scope="session")
-def graded(assigned, host_listener, tmp_path_factory):
-    """One folder of submissions graded by `cnnbook grade`: its paths, CSV rows and wall time."""
-    base = tmp_path_factory.mktemp("grading")
-    folder, out = base / "submissions", base / "grades"
-    folder.mkdir()
+ODD_NAMES = ["a/b", "a_b", "=HYPERLINK(0)", "x" * 200, "caf\udce9"]  # the last: not UTF-8
+
+
+def write_folder(assigned, folder, out, port, separately=False):
+    """The graded folder: TROUBLE_CHAPTER's reference, every chapter's blank notebook, the
+    troublesome and dishonest submissions, odd names, a link; out/ with the instructor's files.
+    Returns the paths the tests look at."""
     bundles = assigned / "grading"
+    reference = submission(assigned, TROUBLE_CHAPTER)
+    nbformat.write(reference, folder / f"{TROUBLE_CHAPTER}-reference.ipynb")
     for chapter in sorted(path.name for path in bundles.iterdir()):
-        for name, answered in (("reference", True), ("blank", False)):
-            notebook = submission(assigned, chapter, answered)
-            nbformat.write(notebook, folder / f"{chapter}-{name}.ipynb")
+        notebook = submission(assigned, chapter, answered=False)
+        nbformat.write(notebook, folder / f"{chapter}-blank.ipynb")
     paths = {
         "secrets": [
             str(ROOT / "chapters" / f"{TROUBLE_CHAPTER}.md"),
@@ -81,9 +84,10 @@ def graded(assigned, host_listener, tmp_path_factory):
             str(out / "notes.txt"),
             str(folder / f"{TROUBLE_CHAPTER}-reference.ipynb"),
             str(ROOT / "intruder-was-here.txt"),
-            str(base / "intruder-was-here.txt"),
+            str(folder.parent / "intruder-was-here.txt"),
             f"/tmp/intruder-was-here-{os.getpid()}.txt",
         ],
+        "instructor": [out / "notes.txt", out / "feedback" / "mine.md", out / "results" / "keep"],
     }
     answers = reference_answers(assigned, TROUBLE_CHAPTER)
     troubles = {
@@ -93,24 +97,43 @@ def graded(assigned, host_listener, tmp_path_factory):
         "print-flood": {0: "for _ in range(20):\n    print('x' * 2**20)\n" + answers[0]},
         "intruder": {
             0: guarded(INTRUDER_READS.format(paths=paths["secrets"]), "read", answers[0]),
-            1: guarded(INTRUDER_CONNECTS.format(port=host_listener), "connected", answers[1]),
+            1: guarded(INTRUDER_CONNECTS.format(port=port), "connected", answers[1]),
             2: INTRUDER_WRITES.format(paths=paths["outside"]) + answers[2],
+            3: answers[3],
         },
     }
     for name, changes in troubles.items():
         notebook = submission(assigned, TROUBLE_CHAPTER, changes=changes)
         nbformat.write(notebook, folder / f"{name}.ipynb")
-    out.mkdir()
-    (out / "notes.txt").write_text(NOTES)
+    for name, changes in attacks(answers, out / "notes.txt", separately).items():
+        notebook = submission(assigned, TROUBLE_CHAPTER, answered=False, changes=changes)
+        nbformat.write(notebook, folder / f"{name}.ipynb")
     (folder / "not-a-notebook.ipynb").write_text("These are my answers: 15, 15, 16 and 448.\n")
     text = (folder / f"{TROUBLE_CHAPTER}-reference.ipynb").read_text()
     (folder / "truncated.ipynb").write_text(text[: len(text) // 2])
+    (folder / "a").mkdir()
+    for name in ODD_NAMES:
+        (folder / f"{name}.ipynb").write_text("{}")
+    (folder / "linked.ipynb").symlink_to(bundles / TROUBLE_CHAPTER / f"{TROUBLE_CHAPTER}.ipynb")
+    for path in paths["instructor"]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(NOTES)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def graded(assigned, host_listener, tmp_path_factory):
+    """One folder of submissions graded by `cnnbook grade`: its paths, CSV rows and wall time."""
+    base = tmp_path_factory.mktemp("grading")
+    folder, out = base / "submissions", base / "grades"
+    folder.mkdir()
+    paths = write_folder(assigned, folder, out, host_listener)
     started = time.monotonic()
     result = run_cnnbook(
         "grade",
         folder,
         "--bundles",
-        bundles,
+        assigned / "grading",
         "--out",
         out,
         "--timeout",
@@ -122,11 +145,11 @@ def graded(assigned, host_listener, tmp_path_factory):
     assert result.returncode == 0, result.stdout + result.stderr
     with open(out / "scores.csv", newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
-    print(f"cnnbook grade: {len(list(folder.iterdir()))} submissions in {seconds:.0f} s")
+    print(f"cnnbook grade: {len(rows)} rows in {seconds:.0f} s")
     return {
         "folder": folder,
         "out": out,
-        "bundles": bundles,
+        "bundles": assigned / "grading",
         "paths": paths,
         "rows": rows,
         "seconds": seconds,

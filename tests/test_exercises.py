@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from submissions import MYST_HEADER, ROOT, TROUBLE_CHAPTER, reference_answers, s
 
 from cnnbook import exercises
 from cnnbook.book import sphinx_extension, toc
-from cnnbook.course import assignments
+from cnnbook.course import assignments, grading
 
 CHAPTERS = toc.chapters(ROOT)
 
@@ -46,7 +45,8 @@ def test_every_exercise_has_public_and_hidden_checks(chapter):
 
 def graded_record(graded, chapter, kind):
     """The grading result of a chapter's reference or blank notebook."""
-    path = graded["out"] / "results" / f"{chapter.stem}-{kind}.json"
+    stem = grading.file_stem(f"{chapter.stem}-{kind}")
+    path = graded["out"] / "results" / f"{stem}.json"
     assert path.is_file(), f"{chapter.stem} was not graded; does it have exercises?"
     record = json.loads(path.read_text())
     assert record["status"] == "graded", record["detail"]
@@ -70,9 +70,44 @@ def test_no_check_passes_on_the_blank_student_notebook(graded, chapter):
     assert checks(graded_record(graded, chapter, "blank"), passed=True) == []
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=chapter_ids)
-def test_the_reference_answers_pass_every_check(graded, chapter):
+def test_the_reference_answers_pass_every_check(graded):
+    chapter = ROOT / "chapters" / f"{TROUBLE_CHAPTER}.md"
     assert checks(graded_record(graded, chapter, "reference"), passed=False) == []
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=chapter_ids)
+def test_the_bundle_holds_every_check_of_the_chapter(assigned, chapter):
+    """`cnnbook assign` ran every check on the reference's exported answers, or it failed."""
+    bundle = json.loads((assigned / "grading" / chapter.stem / "questions.json").read_text())
+    exercises = assignments.read_exercises(chapter)
+    assert [q["name"] for q in bundle["questions"]] == [e.label for e in exercises]
+    for question, exercise in zip(bundle["questions"], exercises, strict=True):
+        sources = [(c["source"], c["hidden"]) for c in question["checks"]]
+        assert sources == [(c, False) for c in exercise.public_checks] + [
+            (c, True) for c in exercise.hidden_checks
+        ]
+
+
+def solution_lines(exercise, exercises):
+    """The lines of an exercise's reference answers that a student's file must not hold (those
+    that the chapter's tasks, given cells and public checks do not show anyway)."""
+    shown = "\n".join(
+        text
+        for other in exercises
+        for text in [other.prompt, *other.public_checks, *(c.source for c in other.given)]
+    )
+    lines, inside = [], False
+    for cell in exercise.solution:
+        for line in cell.source.splitlines():
+            if "# END SOLUTION" in line:
+                inside = False
+            if line.rstrip().endswith("# SOLUTION"):
+                lines.append(line.removesuffix("# SOLUTION").strip())
+            elif inside and len(line.strip()) > 25:
+                lines.append(line.strip())
+            if "# BEGIN SOLUTION" in line:
+                inside = True
+    return [line for line in lines if line not in shown]
 
 
 def test_the_student_materials_hold_no_solutions_and_no_hidden_checks(assigned):
@@ -81,15 +116,13 @@ def test_the_student_materials_hold_no_solutions_and_no_hidden_checks(assigned):
         student = assigned / "student" / bundle.name
         text = "\n".join(path.read_text() for path in student.rglob("*") if path.is_file())
         assert "SOLUTION" not in text
-        with zipfile.ZipFile(bundle / "autograder.zip") as archive:
-            tests = "\n".join(
-                archive.read(name).decode() for name in archive.namelist() if "tests/" in name
-            )
-        for exercise in assignments.read_exercises(chapter):
+        exercises = assignments.read_exercises(chapter)
+        for exercise in exercises:
             for check in exercise.public_checks:
-                assert check.splitlines()[0] in text and check.splitlines()[0] in tests
+                assert check.splitlines()[0] in text
             for check in exercise.hidden_checks:
-                assert check.splitlines()[0] not in text and check.splitlines()[0] in tests
+                assert check.splitlines()[0] not in text
+            assert [line for line in solution_lines(exercise, exercises) if line in text] == []
 
 
 def test_a_check_in_the_notebook_says_correct_wrong_or_not_attempted(assigned, tmp_path):
@@ -233,7 +266,7 @@ def build_small_book(folder, solutions):
         env=environment,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return (folder / "_build" / "html" / "page.html").read_text()
+    return folder / "_build" / "html"
 
 
 def text_of(page):
@@ -242,8 +275,16 @@ def text_of(page):
 
 
 def test_the_book_shows_solutions_only_in_the_instructor_build(tmp_path):
-    students = build_small_book(tmp_path / "students", solutions=False)
-    instructors = build_small_book(tmp_path / "instructors", solutions=True)
+    students_site = build_small_book(tmp_path / "students", solutions=False)
+    instructors_site = build_small_book(tmp_path / "instructors", solutions=True)
+    students = (students_site / "page.html").read_text()
+    instructors = (instructors_site / "page.html").read_text()
+    for path in students_site.rglob("*"):  # downloads, sources, search index: every file
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", "replace")
+            assert "math.sqrt(2)" not in text and "check_exactly" not in text, path
+    assert (students_site / "_sources" / "page.md").is_file()  # the download, stripped
+    assert "check_exactly" in (instructors_site / "_sources" / "page.md").read_text()
     for page in (students, instructors):
         assert 'class="exercise admonition"' in page
     assert "math.sqrt(2)" not in text_of(students) and "check_exactly" not in text_of(students)

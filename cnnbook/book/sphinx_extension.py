@@ -11,10 +11,14 @@ Listed under ``sphinx: extra_extensions`` in ``_config.yml``.
   ``solution-start`` and its ``solution-end``, the reference answers and the checks, is left
   out of the book unless ``CNNBOOK_SOLUTIONS=1``: ``make book`` is the students' book and
   ``make book-instructor`` the instructors', built into its own folder. The chapters execute
-  the same cells either way; only what the pages show differs.
+  the same cells either way; only what the pages show differs. The students' build also strips
+  those parts from the page sources it publishes (``_sources/``, behind each page's download
+  button), so no file of the students' site holds a solution or a check.
 """
 
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +29,12 @@ import cnnbook.mode
 
 MATHJAX_ENTRY = "tex-chtml.js"
 MATHJAX_STATIC = "mathjax"  # folder under the build's _static/
+# From a solution-start directive to the closing fence of its solution-end directive.
+SOLUTION = re.compile(
+    r"^(:{3,})\{solution-start\}.*?^:{3,}\{solution-end\}[^\n]*\n:{3,}[^\n]*(\n|$)",
+    re.MULTILINE | re.DOTALL,
+)
+SOLUTION_MARK = re.compile(r"\{solution-(start|end)\}")
 
 
 def local_mathjax():
@@ -72,6 +82,39 @@ class RemoveSolutions(SphinxTransform):
             node.parent.remove(node)
 
 
+def strip_solutions(text: str) -> str:
+    """A MyST source without its solutions (solution-start ... solution-end, both included)."""
+    return SOLUTION.sub("", text)
+
+
+def strip_notebook(text: str) -> str:
+    """A notebook's JSON without the cells from a solution-start to its solution-end."""
+    notebook = json.loads(text)
+    cells, inside = [], False
+    for cell in notebook.get("cells", []):
+        marks = SOLUTION_MARK.findall("".join(cell.get("source", "")))
+        if "start" in marks:
+            inside = True
+        if not inside:
+            cells.append(cell)
+        if "end" in marks:
+            inside = False
+    notebook["cells"] = cells
+    return json.dumps(notebook, indent=1)
+
+
+def strip_sources(app, exception):
+    """In the students' build, strip the solutions from the page sources it publishes."""
+    if exception is not None or app.config.cnnbook_solutions:
+        return
+    for path in (Path(app.outdir) / "_sources").rglob("*"):
+        if path.suffix == ".ipynb":
+            path.write_text(strip_notebook(path.read_text(encoding="utf-8")), encoding="utf-8")
+        elif path.is_file():
+            text = path.read_text(encoding="utf-8", errors="surrogateescape")
+            path.write_text(strip_solutions(text), encoding="utf-8", errors="surrogateescape")
+
+
 def copy_mathjax(app, exception):
     """Copy MathJax's entry script and its lazily loaded parts next to the built pages."""
     source = local_mathjax()
@@ -92,4 +135,5 @@ def setup(app):
     app.add_transform(RemoveSolutions)
     app.connect("config-inited", configure)
     app.connect("build-finished", copy_mathjax)
+    app.connect("build-finished", strip_sources)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

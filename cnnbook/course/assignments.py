@@ -12,12 +12,18 @@ A chapter ends with a section ``## Exercises``. Each exercise is written for sph
   chapter runs every check against the reference answer. Each check is worth one point.
 
 ``assign`` turns that section into an otter-grader master notebook and runs ``otter assign``,
-which strips the solutions, adds the ``grader.check`` cells, writes the test files and checks
-the reference answers against every check. For a chapter NN_name it writes
+which strips the solutions, adds the ``grader.check`` cells and writes the public checks' test
+files. It then runs the reference notebook once, every check of each exercise on its reference
+answers (a failing check is an error), recording the inputs each check calls a function answer
+with (``build_model()``, ``output_side(28, 5, 1, 0)``); and grades that notebook's exported
+answers as a submission's are graded (`answers`, `checking`). An answer is a value (numbers,
+strings, lists, tuples, dicts, sets, NumPy arrays), a Keras model, or a function whose results
+on those inputs are what the checks see. For a chapter NN_name it writes
 
 - ``student/NN_name/``: the exercise notebook and its public checks (``tests/``), for students;
-- ``grading/NN_name/``: ``autograder.zip`` with every check, the reference notebook with the
-  solutions, and ``questions.json`` (each exercise's label, title and points), for grading.
+- ``grading/NN_name/``: the reference notebook with the solutions, and ``questions.json``: each
+  exercise's label, title, points, checks (public and hidden, with their source) and the
+  recorded inputs. It never enters the grading sandbox.
 """
 
 import argparse
@@ -34,8 +40,10 @@ import jupytext
 import nbformat
 import otter.assign
 import yaml
+from nbclient import NotebookClient
 
 from cnnbook.book import toc
+from cnnbook.course import answers, checking, inside
 
 EXERCISES_HEADING = "## Exercises"
 PUBLIC_CHECK = "public-check"
@@ -52,7 +60,7 @@ ASSIGNMENT_CONFIG = {
     "init_cell": True,
     "check_all_cell": False,
     "export_cell": False,
-    "run_tests": True,  # otter assign checks the reference answers against every check
+    "run_tests": False,  # `_calibrate` runs every check on the reference answers
     "show_question_points": True,
     "solutions_pdf": False,
     "tests": {"files": True, "ok_format": False},
@@ -145,32 +153,101 @@ def _assign_chapter(path: Path, out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="cnnbook-assign-") as scratch:
         master = Path(scratch) / f"{name}.ipynb"
         nbformat.write(master_notebook(path), master)
-        try:
-            otter.assign.main(str(master), str(Path(scratch) / "dist"), no_pdfs=True)
-        except RuntimeError as error:  # otter ran the checks on the reference answers
-            raise ValueError(
-                f"{path}: the reference answers fail their own checks; fix the answer or the "
-                f"check named below\n{error}"
-            ) from None
+        otter.assign.main(str(master), str(Path(scratch) / "dist"), no_pdfs=True)
         dist = Path(scratch) / "dist"
+        exercises = read_exercises(path)
+        reference = dist / "autograder" / f"{name}.ipynb"
+        manifest = {"chapter": name, "questions": _calibrate(path, reference, exercises)}
         student, grading = out / "student" / name, out / "grading" / name
         for folder in (student, grading):
             shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(dist / "student", student)
         grading.mkdir(parents=True)
-        (zip_path,) = (dist / "autograder").glob("*.zip")
-        shutil.copy(zip_path, grading / "autograder.zip")
-        shutil.copy(dist / "autograder" / f"{name}.ipynb", grading / f"{name}.ipynb")
-    exercises = read_exercises(path)
-    manifest = {
-        "chapter": name,
-        "questions": [
-            {"name": exercise.label, "title": exercise.title, "points": exercise.points}
-            for exercise in exercises
-        ],
-    }
-    (grading / "questions.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        shutil.copy(reference, grading / f"{name}.ipynb")
+    (grading / "questions.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"{name}: {len(exercises)} exercises -> {student} and {grading}")
+
+
+def _calibrate(chapter: Path, reference: Path, exercises: list[Exercise]) -> list[dict]:
+    """The questions of a bundle: run the reference notebook, each exercise's checks on its
+    answers (recording the inputs of function answers), then the checks on its export."""
+    questions = [
+        {
+            "name": exercise.label,
+            "title": exercise.title,
+            "points": exercise.points,
+            "checks": [
+                _check_entry(source, hidden)
+                for sources, hidden in (
+                    (exercise.public_checks, False),
+                    (exercise.hidden_checks, True),
+                )
+                for source in sources
+            ],
+        }
+        for exercise in exercises
+    ]
+    with tempfile.TemporaryDirectory(prefix="cnnbook-calibrate-") as scratch:
+        folder, checks_path = Path(scratch) / "answers", Path(scratch) / "checks.json"
+        checks_path.write_text(json.dumps({q["name"]: q["checks"] for q in questions}))
+        notebook = nbformat.read(reference, as_version=4)
+        cells = []
+        for cell in notebook.cells:
+            if cell.cell_type != "code" or inside.OTTER_INIT in cell.source:
+                continue
+            match = inside.CHECK_CELL.match(cell.source)
+            if match:
+                cell = nbformat.v4.new_code_cell(
+                    '__import__("cnnbook.course.answers", fromlist=["record"]).record('
+                    f"{match.group(1)!r}, {str(checks_path)!r}, globals(), {str(folder)!r})"
+                )
+            cells.append(cell)
+        notebook.cells = cells
+        client = NotebookClient(
+            notebook,
+            timeout=None,
+            allow_errors=True,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(chapter.parent)}},
+        )
+        client.execute()
+        problems = [
+            f"{output['ename']}: {output['evalue']}"
+            for cell in notebook.cells
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "error"
+        ]
+        for question in questions:
+            recorded = json.loads((folder / f"{question['name']}-record.json").read_text())
+            problems += recorded["failures"]
+            question["names"] = answers.names(question["checks"])
+            question["calls"] = recorded["calls"]
+        if problems:
+            raise ValueError(
+                f"{chapter}: the reference answers fail their own checks; fix the answer or the "
+                "check named below\n" + "\n".join(problems)
+            )
+        results = checking.check_all({"questions": questions}, folder)
+        for question in questions:
+            outcomes = results[question["name"]]["checks"]
+            for check, outcome in zip(question["checks"], outcomes, strict=True):
+                if not outcome["passed"]:
+                    problems.append(
+                        f"{check['function']}: {outcome['error']} {outcome['message']}"
+                    )
+        if problems:
+            raise ValueError(
+                f"{chapter}: the checks pass on the reference answers but not on the answers "
+                "as graded (exported as plain data); give answers of the kinds listed in "
+                "cnnbook/course/assignments.py\n" + "\n".join(problems)
+            )
+    return questions
+
+
+def _check_entry(source: str, hidden: bool) -> dict:
+    """A check as the bundle stores it: its function's name and parameters, and its source."""
+    function, parameters = answers.parameters(source)
+    return {"function": function, "parameters": parameters, "hidden": hidden, "source": source}
 
 
 def _chapter_path(root: Path, chapter: str) -> Path:

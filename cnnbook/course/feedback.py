@@ -1,8 +1,10 @@
 """A student's score rows and feedback: what each exercise scored, and why, in words that
-quote only the public checks' hints, never a hidden check's message nor any cell's output.
+quote only the public checks' hints (bounded), never a hidden check's message nor any text the
+submission produced. Every score is the number of checks passed, at most the question's points.
 """
 
 MAX_MESSAGE = 300  # characters of a check's hint quoted in the feedback
+MAX_FEEDBACK = 20_000  # characters of one student's feedback
 
 
 def score_rows(record: dict, bundles: dict) -> list[dict]:
@@ -21,7 +23,10 @@ def score_rows(record: dict, bundles: dict) -> list[dict]:
         else:
             errors = [error for error in record["errors"] if error["question"] == name]
             status, message = _question_status(result["checks"], errors)
-            rows.append(_row(record, name, result["score"], possible, status, message))
+            if status == "invalid" and record.get("kernel_died"):
+                status, message = "failed", "the kernel died (a cell ended Python) before it"
+            score = min(sum(check["passed"] is True for check in result["checks"]), possible)
+            rows.append(_row(record, name, score, possible, status, message))
     return rows
 
 
@@ -41,7 +46,8 @@ def feedback(record: dict, rows: list[dict], bundles: dict) -> str:
         )
         notes = _question_notes(record, row)
         lines += ["", *notes, ""] if notes else [""]
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_FEEDBACK else text[: MAX_FEEDBACK - 2] + "…\n"
 
 
 def _question_notes(record: dict, row: dict) -> list[str]:
@@ -49,8 +55,7 @@ def _question_notes(record: dict, row: dict) -> list[str]:
     if row["status"] in ("not attempted", "out of memory"):
         return [f"- {row['message']}"]
     notes = [
-        f"- A cell raised {error['ename']}"
-        + (f": {short(error['evalue'])}" if error["evalue"] else ".")
+        f"- A cell raised {error['ename']}."
         for error in record["errors"]
         if error["question"] == row["question"]
     ]
@@ -58,7 +63,8 @@ def _question_notes(record: dict, row: dict) -> list[str]:
     public = [check for check in checks if not check["hidden"]]
     for index, check in enumerate(public, start=1):
         if not check["passed"]:
-            notes.append(f"- Check {index}: {short(check['message'])}")
+            said = short(check["message"]) or f"it raised {check['error']} on your answer"
+            notes.append(f"- Check {index}: {said}")
     failed_hidden = sum(not check["passed"] for check in checks if check["hidden"])
     if failed_hidden:
         notes.append(f"- {failed_hidden} hidden check(s) failed.")
@@ -69,13 +75,21 @@ def _question_status(checks, errors) -> tuple[str, str]:
     """The status of one question and the message of its first failing check."""
     failed = [check for check in checks if not check["passed"]]
     public = [check for check in failed if not check["hidden"]]
-    message = public[0]["message"] if public else "a hidden check failed" if failed else ""
+    message = (
+        (public[0]["message"] or f"a check raised {public[0]['error']} on your answer")
+        if public
+        else "a hidden check failed"
+        if failed
+        else ""
+    )
     if not failed:
         return "correct", ""
     if any(error["ename"] == "MemoryError" for error in errors):
         return "out of memory", "a cell ran out of memory: it needs more than one notebook may use"
+    if any(check["error"] == "Invalid" for check in failed):
+        return "invalid", next(c["message"] for c in failed if c["error"] == "Invalid")
     if errors:
-        return "error", f"a cell raised {errors[0]['ename']}: {short(errors[0]['evalue'])}"
+        return "error", f"a cell raised {errors[0]['ename']}"
     if len(failed) == len(checks) and any(check["error"] == "NotAttempted" for check in failed):
         return "not attempted", message
     return ("partial" if len(failed) < len(checks) else "incorrect"), message

@@ -1,32 +1,38 @@
-"""Grade a folder of exercise notebooks: one sandboxed ``otter run`` per notebook, in parallel.
+"""Grade a folder of exercise notebooks: each runs in its own sandbox and exports its answers;
+the checks run on the host, on that export only, in a process that runs no submitted code.
 
-otter-grader runs a notebook and every check of its chapter, hidden ones included (``otter
-run``), one notebook at a time, with no limits. Around it, each submission gets its own process
+For each submission, in parallel (``jobs``):
 
-- with a wall-clock limit (``timeout``): its whole process tree is killed when time is up;
-- with a memory limit (``RLIMIT_AS``, ``memory_gb``) and a file-size limit, so an allocation
-  far too large fails with MemoryError in its own cell;
-- whose only writable place is a fresh scratch folder; and, where Debian's bubblewrap (``bwrap``)
-  is installed, inside a sandbox with no network, its own process and IPC namespaces, no
-  capabilities, and read-only access to the system, the Python environment, the cnnbook
-  package and the data (`sandbox.data_folders`) only: the chapters
-  (which hold the solutions), the grading bundles, the other submissions and the grades are
-  not there to be read or written.
+1. the notebook runs in a sandbox (`sandbox`, `inside`) with a wall-clock limit (``timeout``),
+   a memory limit (``memory_gb``: the process's address space, and where the grader is root,
+   the whole submission's memory, files included, in a cgroup and a sized tmpfs), a process
+   limit and one core; its whole process tree is killed when it ends or time is up. The
+   sandbox holds the notebook and the list of answers to export (`answers`), never a check;
+2. the host copies the export out of the scratch folder (never following a link, size-capped),
+   and `checking` runs every check of the chapter, public and hidden, on it;
+3. the host alone sets the student, the chapter, each score (never above the question's
+   points) and each status.
 
-The checks run in the submission's own kernel (as in otter and nbgrader), so a notebook can see
-its chapter's checks while it is graded. Feedback therefore quotes only the public checks' hints,
-never a hidden check's message nor any cell's output.
+A submission that timed out or failed while others ran is graded once more, alone, before it
+gets 0. A fault in grading one submission gives that student a "failed" row; the batch goes on.
 
-Output in ``out``: ``scores.csv`` (one row per student and question), ``feedback/<student>.md``,
-and ``results/<student>.json``, written as soon as that notebook is graded.
+Output in ``out``: ``scores.csv`` (one row per student and question; the student's real name,
+cells that a spreadsheet would run as a formula prefixed with ``'``), ``feedback/<file>.md``
+and ``results/<file>.json``, where ``<file>`` is `file_stem` of the student's name. Only files
+the grader wrote there before (listed in ``.cnnbook-grades.json``) are ever replaced or removed.
 """
 
 import argparse
 import concurrent.futures
 import csv
+import hashlib
+import io
 import json
 import os
-import shutil
+import queue
+import re
+import secrets
+import select
 import subprocess
 import sys
 import tempfile
@@ -35,25 +41,37 @@ from pathlib import Path
 
 import nbformat
 
-from cnnbook.course import feedback, sandbox
+from cnnbook.course import answers, feedback, sandbox
 
 CSV_COLUMNS = ["student", "chapter", "question", "score", "max_score", "status", "message"]
 MAX_NOTEBOOK_BYTES = 50 * 2**20
+MAX_CELLS_BYTES = 2**20  # the sandbox's list of the exceptions its cells raised
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+CHECK_SECONDS = 120  # the host's checks of one submission's export
+START_SECONDS = 600  # the checking process's start (importing Keras) on a busy machine
+MANIFEST = ".cnnbook-grades.json"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+RETRIED = ("timed out", "failed")
 
 
-def find_submissions(folder) -> dict[str, Path]:
-    """Every file under folder (hidden ones skipped), keyed by student: its path less .ipynb."""
+def find_submissions(folder) -> tuple[dict[str, Path], dict[str, str]]:
+    """(submissions, refused): every regular file under folder (hidden ones skipped), keyed by
+    student (its path less .ipynb); and the links and files outside folder, with why."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder; give the folder of submitted notebooks")
-    found = {}
+    found, refused, root = {}, {}, folder.resolve()
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
-            name = relative.as_posix().removesuffix(".ipynb")
-            found[name if name not in found else relative.as_posix()] = path
-    return found
+        if any(part.startswith(".") for part in relative.parts) or path.is_dir():
+            continue
+        name = relative.as_posix().removesuffix(".ipynb")
+        name = name if name not in found else relative.as_posix()
+        if path.is_symlink() or not path.resolve().is_relative_to(root):
+            refused[name] = "the submission is a symbolic link; submit the notebook file itself"
+        elif path.is_file():
+            found[name] = path
+    return found, refused
 
 
 def load_bundles(folder) -> dict[str, dict]:
@@ -70,60 +88,97 @@ def load_bundles(folder) -> dict[str, dict]:
     return bundles
 
 
-def grade(submissions, bundles, out, limits=None, jobs=None, chapter=None) -> list[dict]:
+def file_stem(student: str) -> str:
+    """A safe, unique file name for a student: the name's letters, then a hash of all of it."""
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", student)[:60].strip("_") or "student"
+    return (
+        f"{readable}-{hashlib.sha256(student.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
+    )
+
+
+def grade(
+    submissions, bundles, out, limits=None, jobs=None, chapter=None, unsandboxed=False
+) -> list[dict]:
     """Grade every file in submissions; write scores.csv and the feedback; return the CSV rows."""
-    submissions, bundles_folder, out = Path(submissions), Path(bundles), Path(out)
+    submissions, out = Path(submissions), Path(out)
     limits = limits or sandbox.Limits()
     if out.resolve().is_relative_to(submissions.resolve()):
         raise ValueError(f"--out {out} is inside {submissions}; write the grades elsewhere")
-    found = find_submissions(submissions)
-    bundles = load_bundles(bundles_folder)
+    found, refused = find_submissions(submissions)
+    bundles = load_bundles(bundles)
     if chapter is not None and chapter not in bundles:
         raise ValueError(f"no grading bundle for {chapter!r}; choose from {', '.join(bundles)}")
     jobs = jobs or len(os.sched_getaffinity(0))
     if jobs < 1:
         raise ValueError(f"--jobs {jobs} grades nothing; give 1 or more (default: one per core)")
     sandboxed = sandbox.sandbox_available()
-    isolation = "bubblewrap sandbox" if sandboxed else "separate processes, no sandbox (no bwrap)"
+    if not sandboxed and not unsandboxed:
+        raise ValueError(
+            "bubblewrap (bwrap) is not installed or cannot start a sandbox here, so a notebook "
+            "could read and change every file you can; install it (`sudo apt-get install "
+            "bubblewrap`), or pass --no-sandbox to grade without one"
+        )
+    isolation = "bubblewrap sandbox" if sandboxed else "separate processes, NO SANDBOX"
     print(f"grading {len(found)} submissions, {jobs} at a time; {isolation}", file=sys.stderr)
-    for folder in ("results", "feedback"):
-        shutil.rmtree(out / folder, ignore_errors=True)
-    started, records = time.monotonic(), {}
+    written = Output(out)
+    records = {
+        student: {"student": shown(student), **_record(chapter, "invalid", why, time.monotonic())}
+        for student, why in refused.items()
+    }
+    slots, checkers = queue.Queue(), [Checker() for _ in range(jobs)]
+    for slot in range(jobs):
+        slots.put(slot)
+
+    def one(path):
+        slot = slots.get()
+        try:
+            return grade_notebook(path, bundles, limits, sandboxed, checkers[slot], chapter, slot)
+        finally:
+            slots.put(slot)
+
+    def finish(student, record, done, total):
+        records[student] = record
+        rows = _rows(record, bundles)
+        stem = file_stem(student)
+        try:
+            written.write(f"results/{stem}.json", json.dumps(record, indent=2))
+            written.write(f"feedback/{stem}.md", _feedback(record, rows, bundles))
+        except (OSError, ValueError) as error:  # one student's files cannot stop the batch
+            detail = f"its result could not be written ({type(error).__name__}: {error})"
+            records[student] = {**record, "status": "failed", "detail": detail}
+            rows = _rows(records[student], bundles)
+        score = sum(row["score"] for row in rows)
+        possible = sum(row["max_score"] for row in rows)
+        print(
+            f"[{done}/{total}] {student!r}: {score:g}/{possible:g} {record['status']} "
+            f"({record['seconds']:.0f} s)",
+            file=sys.stderr,
+        )
+
+    started = time.monotonic()
+    for student in refused:
+        finish(student, records[student], 0, 0)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {
-            pool.submit(
-                grade_notebook, path, bundles_folder, bundles, limits, sandboxed, chapter
-            ): student
-            for student, path in found.items()
-        }
+        futures = {pool.submit(one, path): student for student, path in found.items()}
         for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
             student = futures[future]
-            try:
-                record = {"student": student, **future.result()}
-            except Exception as error:  # a fault of the grader itself: record it, go on
-                record = {"student": student, "chapter": chapter, "status": "failed"}
-                record |= {"detail": f"{type(error).__name__}: {error}", "seconds": 0}
-            records[student] = record
-            _write(out / "results" / f"{student}.json", json.dumps(record, indent=2))
-            rows = feedback.score_rows(record, bundles)
-            _write(out / "feedback" / f"{student}.md", feedback.feedback(record, rows, bundles))
-            score = sum(row["score"] for row in rows)
-            possible = sum(row["max_score"] for row in rows)
-            print(
-                f"[{done}/{len(found)}] {student}: {score:g}/{possible:g} {record['status']} "
-                f"({record['seconds']:.0f} s)",
-                file=sys.stderr,
-            )
-    rows = [
-        row
-        for student in sorted(records)
-        for row in feedback.score_rows(records[student], bundles)
-    ]
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "scores.csv", "w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows({**row, "score": f"{row['score']:g}"} for row in rows)
+            finish(student, _result(student, future, chapter), done, len(found))
+    again = [s for s in found if records[s]["status"] in RETRIED and jobs > 1]
+    for done, student in enumerate(again, start=1):
+        print(f"grading {student!r} again, alone", file=sys.stderr)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(one, found[student])
+            concurrent.futures.wait([future])
+        finish(student, _result(student, future, chapter), done, len(again))
+    for checker in checkers:
+        checker.close()
+    rows = [row for student in sorted(records) for row in _rows(records[student], bundles)]
+    stream = io.StringIO()
+    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
+    written.write("scores.csv", stream.getvalue())
+    written.finish()
     print(
         f"graded {len(found)} submissions in {time.monotonic() - started:.0f} s: "
         f"{out / 'scores.csv'} and {out / 'feedback'}/",
@@ -132,49 +187,115 @@ def grade(submissions, bundles, out, limits=None, jobs=None, chapter=None) -> li
     return rows
 
 
-def grade_notebook(path, bundles_folder, bundles, limits, sandboxed, chapter=None) -> dict:
-    """Grade one submitted file in its own limited process; never raises for a bad submission."""
+def shown(student: str) -> str:
+    """A student's name as the CSV and the feedback show it: bytes that are not UTF-8 (kept
+    in a file name as surrogates) become U+FFFD."""
+    return student.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _result(student, future, chapter) -> dict:
+    """A finished grading's record, or a 'failed' one if grading it went wrong."""
+    try:
+        return {**future.result(), "student": shown(student)}
+    except Exception as error:  # noqa: BLE001 - a fault of the grader: record it, go on
+        detail = f"the grader failed on this submission ({type(error).__name__})"
+        return {**_record(chapter, "failed", detail, time.monotonic()), "student": shown(student)}
+
+
+def _rows(record, bundles) -> list[dict]:
+    """The score rows of one record; a failed row if even that goes wrong."""
+    try:
+        return feedback.score_rows(record, bundles)
+    except Exception as error:  # noqa: BLE001 - one record cannot stop the batch
+        detail = f"the grader failed on this submission ({type(error).__name__})"
+        failed = {**record, "status": "failed", "detail": detail}
+        return feedback.score_rows({**failed, "chapter": None}, {})
+
+
+def _feedback(record, rows, bundles) -> str:
+    """The feedback of one record; a short note if writing it goes wrong."""
+    try:
+        return feedback.feedback(record, rows, bundles)
+    except Exception as error:  # noqa: BLE001 - one record cannot stop the batch
+        return f"# Feedback\n\nThe grader failed on this submission ({type(error).__name__}).\n"
+
+
+def _cell(value) -> str:
+    """A CSV cell that no spreadsheet runs as a formula."""
+    text = f"{value:g}" if isinstance(value, (int, float)) else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def grade_notebook(path, bundles, limits, sandboxed, checker, chapter=None, slot=0) -> dict:
+    """Grade one submitted file: run it, check its export with checker (a `Checker`); never
+    raises for a bad submission."""
     started = time.monotonic()
     notebook, problem = _read_submission(Path(path))
     if notebook is not None:
         chapter = chapter or notebook.metadata.get("otter", {}).get("assignment_name")
-        if chapter not in bundles:
-            problem = (
-                f"the notebook is not one of the book's exercise notebooks (it names chapter "
-                f"{chapter!r}); submit the notebook that `cnnbook assign` wrote"
-            )
+        if not isinstance(chapter, str) or chapter not in bundles:
+            chapter = None
+            problem = "the notebook is not one of the book's exercise notebooks; submit the "
+            problem += "notebook that `cnnbook assign` wrote"
     if problem is not None:
         return _record(chapter, "invalid", problem, started)
-    with tempfile.TemporaryDirectory(prefix="cnnbook-grade-") as scratch:
-        scratch = Path(scratch)
-        notebook.metadata.setdefault("otter", {})["assignment_name"] = chapter
+    bundle = bundles[chapter]
+    plan = {q["name"]: {"names": q["names"], "calls": q["calls"]} for q in bundle["questions"]}
+    with tempfile.TemporaryDirectory(prefix="cnnbook-check-") as private:
+        private = Path(private)
+        outcome = _run_sandboxed(notebook, chapter, plan, limits, sandboxed, slot, private)
+        if outcome is not None:
+            return _record(chapter, *outcome, started)
+        (private / "questions.json").write_text(json.dumps(bundle))
+        request = [private / "questions.json", private / "answers", private / "checked.json"]
+        if not checker.check(request, max(limits.memory_bytes, 4 * 2**30)):
+            return _record(chapter, "failed", "the checks could not run on its answers", started)
+        result = json.loads((private / "checked.json").read_text())
+        cells = json.loads((private / "answers" / "cells.json").read_text())
+    record = _record(chapter, "graded", "", started)
+    record["questions"] = result["questions"]
+    record["errors"] = _cell_errors(cells, plan)
+    record["kernel_died"] = cells.get("kernel_died") is True
+    return record
+
+
+def _run_sandboxed(notebook, chapter, plan, limits, sandboxed, slot, private):
+    """Run the notebook in its sandbox and copy its export to private/answers; return None, or
+    (status, detail) when it gave no export."""
+    user = sandbox.slot_user(slot) if sandboxed else None  # --no-sandbox: the grader's user
+    cgroup = sandbox.Cgroup(limits)
+    run = secrets.token_hex(8)
+    with sandbox.scratch_folder(limits, user) as scratch:
+        home = scratch / "home"
         notebook.metadata["kernelspec"] = KERNELSPEC
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        nbformat.write(notebook, scratch / f"{chapter}.ipynb")
-        shutil.copy(Path(bundles_folder) / chapter / "autograder.zip", scratch / "autograder.zip")
-        inside = Path(sandbox.SANDBOX_HOME) if sandboxed else scratch
+        nbformat.write(notebook, home / f"{chapter}.ipynb")
+        (home / "plan.json").write_text(json.dumps(plan))
+        inside = Path(sandbox.SANDBOX_HOME) if sandboxed else home
+        for path in home.iterdir():
+            if user is not None:
+                os.chown(path, user, user)
         command = [
             sys.executable,
             "-m",
             "cnnbook.course.inside",
             str(inside / f"{chapter}.ipynb"),
-            str(inside / "autograder.zip"),
-            str(inside / "result.json"),
-            str(int(limits.memory_gb * 2**30)),
+            str(inside / "plan.json"),
+            str(inside / "answers"),
+            str(limits.memory_bytes),
+            str(sandbox.MAX_PROCESSES if user is not None and not cgroup.enabled else 0),
         ]
         if sandboxed:
-            command = [*sandbox.bwrap_prefix(scratch), *command]
-        with open(scratch / "log.txt", "wb") as log:
-            process = subprocess.Popen(
+            command = [*sandbox.bwrap_prefix(scratch, user), *command]
+        with open(private / "log.txt", "wb") as log:
+            process = sandbox.start(
                 command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=scratch,
-                env=sandbox.environment(inside),
-                start_new_session=True,
+                cwd=home,
+                env=sandbox.environment(inside, run),
+                log=log,
+                cgroup=cgroup,
             )
             try:
                 process.wait(timeout=limits.timeout)
@@ -182,42 +303,116 @@ def grade_notebook(path, bundles_folder, bundles, limits, sandboxed, chapter=Non
             except subprocess.TimeoutExpired:
                 timed_out = True
             finally:
-                sandbox.stop(process)
+                sandbox.stop(process, run, user, cgroup)
         if timed_out:
-            return _record(
-                chapter,
+            return (
                 "timed out",
                 f"stopped after {limits.timeout:g} s, the time limit for one notebook; look for "
                 "a cell that never ends, such as an endless loop",
-                started,
             )
         try:
-            result = json.loads((scratch / "result.json").read_text())
-        except (OSError, ValueError):
-            tail = (scratch / "log.txt").read_bytes()[-2000:].decode(errors="replace")
-            last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
-            return _record(
-                chapter,
+            _copy_export(home / "answers", private / "answers", plan)
+        except (OSError, answers.Invalid):
+            return (
                 "failed",
-                f"grading ended (exit code {process.returncode}) without a result: {last}",
-                started,
+                f"the notebook ended (exit code {process.returncode}) without exporting its "
+                "answers: a cell may have ended Python or used up its memory",
             )
-    return {**_record(chapter, result.pop("status"), result.pop("detail"), started), **result}
+    return None
+
+
+def _copy_export(source: Path, target: Path, plan: dict) -> None:
+    """Copy the files the host reads from the scratch folder: regular files only, never through
+    a link, each size-capped; missing answers are simply not copied."""
+    target.mkdir()
+    descriptor = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    os.close(descriptor)
+    limits = {"cells.json": MAX_CELLS_BYTES}
+    for label in plan:
+        limits |= {
+            f"{label}.json": answers.MAX_JSON_BYTES,
+            f"{label}.npz": answers.MAX_ARRAY_BYTES,
+        }
+    for name, limit in limits.items():
+        try:
+            data = answers.read_capped(source / name, limit)
+        except FileNotFoundError:
+            if name == "cells.json":
+                raise
+            continue
+        (target / name).write_bytes(data)
+
+
+def _cell_errors(cells: dict, plan: dict) -> list[dict]:
+    """The sandbox's list of cell exceptions, checked: known questions, Python's own names."""
+    errors = cells.get("errors") if isinstance(cells, dict) else None
+    checked = []
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, dict) or error.get("question") not in plan:
+            continue
+        name = error.get("ename")
+        known = name in answers.BUILTIN_ERRORS or name == "NotAttempted"
+        checked.append({"question": error["question"], "ename": name if known else "Exception"})
+    return checked[:1000]
+
+
+class Checker:
+    """A `checking` process on the host, kept for one job slot's submissions (Keras is imported
+    once), started again after a fault or a timeout, which fails only that submission."""
+
+    def __init__(self):
+        self.process = None
+
+    def check(self, request: list[Path], memory_bytes: int) -> bool:
+        """Run every check on one export; False if the checking process failed or took over
+        CHECK_SECONDS (it is then stopped, and started afresh for the next submission)."""
+        try:
+            if self.process is None:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "cnnbook.course.checking", str(memory_bytes)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                    cwd=tempfile.gettempdir(),
+                    text=True,
+                )
+                if self._answer(START_SECONDS) != "ready":
+                    raise OSError("the checking process did not start")
+            self.process.stdin.write("\t".join(map(str, request)) + "\n")
+            self.process.stdin.flush()
+            if self._answer(CHECK_SECONDS) == "done":
+                return True
+        except OSError:
+            pass
+        self.close()
+        return False
+
+    def _answer(self, seconds: float) -> str:
+        ready, _, _ = select.select([self.process.stdout], [], [], seconds)
+        return self.process.stdout.readline().strip() if ready else ""
+
+    def close(self) -> None:
+        """Stop the checking process."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
 
 def _read_submission(path: Path):
     """(notebook, None) for a readable notebook, (None, why not) for anything else."""
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        return None, f"the file has {size:,} bytes, more than {MAX_NOTEBOOK_BYTES:,} allowed"
     try:
-        notebook = nbformat.read(path, as_version=4)
+        data = answers.read_capped(path, MAX_NOTEBOOK_BYTES)
+    except answers.Invalid as error:
+        return None, f"the file cannot be graded: {error}"
+    except OSError:
+        return None, "the file cannot be read; submit the notebook file itself"
+    try:
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
         nbformat.validate(notebook)
-    except Exception as error:  # anything unreadable is the submission's fault, not a crash
-        return (
-            None,
-            f"not a readable notebook ({type(error).__name__}: {feedback.short(str(error))})",
-        )
+    except Exception as error:  # noqa: BLE001 - anything unreadable is the submission's fault
+        return None, f"not a readable notebook ({type(error).__name__})"
     return notebook, None
 
 
@@ -231,10 +426,55 @@ def _record(chapter, status, detail, started) -> dict:
     }
 
 
-def _write(path: Path, text: str) -> None:
-    """Write text to path, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+class Output:
+    """The files the grader writes in --out: it replaces or removes only those it wrote before
+    (listed in MANIFEST), never follows a link there, and lists what it wrote when it finishes."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.written = folder, []
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            previous = json.loads(answers.read_capped(folder / MANIFEST, 2**24))
+        except (OSError, ValueError):
+            previous = []
+        for name in previous if isinstance(previous, list) else []:
+            path = folder / str(name)
+            if self._ours(str(name)) and path.is_file() and not path.is_symlink():
+                path.unlink()
+
+    def _ours(self, name: str) -> bool:
+        return (
+            name == "scores.csv"
+            or re.fullmatch(r"(results/[\w-]+\.json|feedback/[\w-]+\.md)", name) is not None
+        )
+
+    def write(self, name: str, text: str) -> None:
+        """Write folder/name, refusing to replace a file the grader did not write."""
+        path = self.folder / name
+        path.parent.mkdir(exist_ok=True)
+        if path.parent.is_symlink():
+            raise ValueError(f"{path.parent} is a link; remove it or choose another --out")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        if name in self.written:
+            os.unlink(path)
+        try:
+            descriptor = os.open(path, flags, 0o644)
+        except FileExistsError:
+            raise ValueError(
+                f"{path} exists and was not written by `cnnbook grade`; move it or choose "
+                "another --out"
+            ) from None
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        if name not in self.written:
+            self.written.append(name)
+
+    def finish(self) -> None:
+        """List what was written, so that the next run may replace it."""
+        path = self.folder / MANIFEST
+        if path.is_symlink():
+            path.unlink()
+        path.write_text(json.dumps(self.written, indent=0))
 
 
 def positive(text: str) -> float:
@@ -270,10 +510,25 @@ def main(argv=None):
     parser.add_argument(
         "--chapter", help="grade every file as this chapter's notebook (default: its metadata)"
     )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap: each notebook then runs as you, with your network, and "
+        "can read and change every file you can (other submissions, the grades, your home); "
+        "only the time, memory and process limits hold, and no process outlives its notebook",
+    )
     args = parser.parse_args(argv)
     limits = sandbox.Limits(timeout=args.timeout, memory_gb=args.memory_gb)
     try:
-        grade(args.submissions, args.bundles, args.out, limits, args.jobs, args.chapter)
+        grade(
+            args.submissions,
+            args.bundles,
+            args.out,
+            limits,
+            args.jobs,
+            args.chapter,
+            unsandboxed=args.no_sandbox,
+        )
     except ValueError as error:
         parser.exit(2, f"cnnbook grade: {error}\n")
     return 0

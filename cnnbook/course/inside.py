@@ -1,8 +1,13 @@
-"""What runs inside the grading sandbox, and nothing else: otter on one notebook, under the
-submission's limits, writing its result as JSON. This file is the trust boundary: nothing here
-runs on the grader's side, and nothing the grader runs is imported from here.
+"""What runs inside the grading sandbox, and nothing else: the submitted notebook, under the
+submission's limits, exporting its answers as plain data (`answers.export`). No check runs
+here, public or hidden, and no grading bundle is here to be read: the host checks the export.
 
-    python -m cnnbook.course.inside NOTEBOOK AUTOGRADER_ZIP RESULT_JSON MEMORY_BYTES
+    python -m cnnbook.course.inside NOTEBOOK PLAN_JSON ANSWERS_FOLDER MEMORY_BYTES PROCESSES
+
+Each ``grader.check("label")`` cell becomes an export of that label's answers, so each exercise
+is exported as it stood when its check ran; an exercise whose check cell is gone is exported at
+the end. ``ANSWERS_FOLDER/cells.json`` lists the exceptions the cells raised, each with the
+exercise whose check follows it, and whether the kernel died.
 """
 
 import json
@@ -12,73 +17,78 @@ import sys
 from pathlib import Path
 
 MAX_FILE_BYTES = 2**30  # the largest file a submission may write while it is graded
-CHECK_CALL = re.compile(r"\.check\(\s*[\"']([^\"']+)[\"']")
+CHECK_CELL = re.compile(r"^\s*grader\.check\(\s*[\"']([^\"']+)[\"']\s*\)\s*$")
+OTTER_INIT = "otter.Notebook("
 
 
-def work(notebook, autograder, result_path, memory_bytes) -> None:
-    """Inside the sandbox: limit this process tree, run otter on the notebook, write the result."""
+def export_cell(label: str, plan: Path, folder: Path) -> str:
+    """The code that exports one exercise's answers from the kernel's globals."""
+    return (
+        '__import__("cnnbook.course.answers", fromlist=["export"]).export('
+        f"{label!r}, globals(), {str(plan)!r}, {str(folder)!r})"
+    )
+
+
+def prepared(notebook, plan: dict, plan_path: Path, folder: Path) -> list:
+    """The notebook's cells to run: otter's cells replaced by exports; [(cell, label or None)]."""
+    import nbformat
+
+    cells, seen = [], set()
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or OTTER_INIT in cell.source:
+            continue
+        match = CHECK_CELL.match(cell.source)
+        if match and match.group(1) in plan:
+            label = match.group(1)
+            seen.add(label)
+            cells.append((nbformat.v4.new_code_cell(export_cell(label, plan_path, folder)), label))
+        else:
+            cells.append((nbformat.v4.new_code_cell(cell.source), None))
+    for label in plan:
+        if label not in seen:
+            cells.append((nbformat.v4.new_code_cell(export_cell(label, plan_path, folder)), label))
+    return cells
+
+
+def work(notebook_path, plan_path, folder, memory_bytes, processes) -> None:
+    """Inside the sandbox: limit this process tree, run the notebook, export its answers."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    import otter.run  # after the limits, so that they hold for the kernel otter starts
+    if processes:
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
 
+    plan_path, folder = Path(plan_path), Path(folder)
+    folder.mkdir(exist_ok=True)
+    plan = json.loads(plan_path.read_text())
+    cells = prepared(nbformat.read(notebook_path, as_version=4), plan, plan_path, folder)
+    notebook = nbformat.v4.new_notebook(cells=[cell for cell, _ in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    client = NotebookClient(
+        notebook,
+        timeout=None,
+        allow_errors=True,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path(notebook_path).parent)}},
+    )
+    died = False
     try:
-        results = otter.run.main(notebook, autograder=autograder, output_dir=None, no_logo=True)
-    except Exception as error:  # a dead kernel, or otter refusing the notebook
-        detail = f"{type(error).__name__}: {error}"
-        if type(error).__name__ == "DeadKernelError":
-            detail = f"the kernel died: a cell crashed or ended Python ({detail})"
-        result = {"status": "failed", "detail": detail}
-    else:
-        if results.catastrophic_error is not None:
-            detail = f"the notebook could not be graded: {results.catastrophic_error}"
-            result = {"status": "failed", "detail": detail}
-        else:
-            result = {
-                "status": "graded",
-                "detail": "",
-                "questions": {
-                    name: {
-                        "score": test_file.score,
-                        "possible": test_file.possible,
-                        "checks": [
-                            _check_result(outcome) for outcome in test_file.test_case_results
-                        ],
-                    }
-                    for name, test_file in results.results.items()
-                },
-                "errors": _cell_errors(results.notebook),
-            }
-    Path(result_path).write_text(json.dumps(result, indent=2))
-
-
-def _check_result(outcome) -> dict:
-    """One check's outcome: hidden or not, passed or not, and the exception it raised."""
-    message = (outcome.message or "").strip()
-    lines = message.splitlines()
-    if not outcome.passed and len(lines) > 3 and lines[1].startswith("Error at line"):
-        message = "\n".join(lines[3:])  # otter adds a header and the failing line of the check
-    if outcome.passed:
-        return {"hidden": outcome.test_case.hidden, "passed": True, "error": "", "message": ""}
-    error, _, text = message.partition(": ")
-    return {"hidden": outcome.test_case.hidden, "passed": False, "error": error, "message": text}
-
-
-def _cell_errors(notebook) -> list[dict]:
-    """The exceptions the notebook's cells raised, each with the exercise whose check follows."""
+        client.execute()
+    except DeadKernelError:
+        died = True
     errors, pending = [], []
-    for cell in notebook.cells if notebook is not None else []:
-        if cell.cell_type != "code":
-            continue
-        checked = CHECK_CALL.search(cell.source)
+    for cell, label in cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                pending.append({"ename": output["ename"], "evalue": output["evalue"]})
-        if checked:
-            errors += [{**error, "question": checked.group(1)} for error in pending]
+                pending.append(str(output.get("ename", ""))[:100])
+        if label is not None:
+            errors += [{"question": label, "ename": name} for name in pending]
             pending = []
-    return errors + [{**error, "question": None} for error in pending]
+    (folder / "cells.json").write_text(json.dumps({"errors": errors, "kernel_died": died}))
 
 
 if __name__ == "__main__":
-    work(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    work(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))

@@ -1,19 +1,27 @@
-"""The sandbox each submission is graded in: bubblewrap's command line, the environment, the
-data folders it may read, and stopping its whole process tree.
+"""The sandbox each submission runs in: bubblewrap's command line, the environment, the limits of
+one submission, and stopping everything it started.
 
 Where Debian's bubblewrap (``bwrap``) is installed, a notebook runs with no network, its own
-process and IPC namespaces, no capabilities, and read-only access to the system, the Python
-environment, the cnnbook package and the data (`data_folders`) only; its one writable place
-is its scratch folder, seen as ``SANDBOX_HOME``.
+user, process and IPC namespaces, no capabilities, ``/proc/sys`` read-only, and read-only
+access to the system, the Python environment, the cnnbook package and the data
+(`data_folders`) only. Its writable places (``SANDBOX_HOME``, ``/tmp``, ``/dev/shm``) are
+folders of its own scratch folder. When the grader runs as root (CI does), each of the
+``--jobs`` slots gets its own unprivileged user (`slot_user`) so that nothing in a sandbox runs
+as root, the scratch folder is a tmpfs sized to the memory limit, and, where the kernel's
+cgroups can be written, the whole submission gets one cgroup with its memory (tmpfs included),
+process count and one core of CPU (`Cgroup`).
 """
 
+import contextlib
 import dataclasses
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psutil
@@ -22,6 +30,7 @@ import cnnbook
 from cnnbook.datasets import registry
 
 SANDBOX_HOME = "/home/student"
+WRITABLE = {"home": SANDBOX_HOME, "tmp": "/tmp", "shm": "/dev/shm"}
 SYSTEM_FOLDERS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
 SYSTEM_FILES = [
     "/etc/ld.so.cache",
@@ -34,6 +43,10 @@ SYSTEM_FILES = [
     "/etc/hosts",
     "/etc/fonts",
 ]
+FIRST_UID = 1_990_000  # the unprivileged users of the job slots, when the grader is root
+MAX_PROCESSES = 512  # processes and threads of one submission (a kernel with TensorFlow: ~100)
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+MARKER = "CNNBOOK_GRADING_RUN"  # in every graded process's environment, to find strays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,22 +56,49 @@ class Limits:
     timeout: float = 300
     memory_gb: float = 4
 
+    @property
+    def memory_bytes(self) -> int:
+        """The memory limit in bytes."""
+        return int(self.memory_gb * 2**30)
+
+
+def is_root() -> bool:
+    """True when the grader runs as root (CI, containers)."""
+    return os.geteuid() == 0
+
+
+def slot_user(slot: int) -> int | None:
+    """The unprivileged user and group id of a job slot when the grader is root, else None:
+    unused by any other grading run on the machine (each is a process of its own)."""
+    return FIRST_UID + (os.getpid() % 1_000_000) * 256 + slot % 256 if is_root() else None
+
 
 def sandbox_available() -> bool:
     """True when bubblewrap is installed and can start a sandbox on this machine."""
     if shutil.which("bwrap") is None:
         return False
-    probe = subprocess.run(
-        [*bwrap_prefix(Path(tempfile.gettempdir())), "true"], capture_output=True, timeout=30
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in WRITABLE:
+            (Path(scratch) / name).mkdir()
+        probe = subprocess.run(
+            [*bwrap_prefix(Path(scratch), slot_user(0)), sys.executable, "-c", "pass"],
+            capture_output=True,
+            timeout=60,
+        )
     return probe.returncode == 0
 
 
-def bwrap_prefix(scratch: Path) -> list[str]:
-    """The bubblewrap command line that runs a command with scratch as its only writable folder."""
-    prefix = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL"]
-    # The empty /tmp first: a Python environment or package under /tmp is bound over it below.
-    prefix += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+def bwrap_prefix(scratch: Path, user: int | None = None) -> list[str]:
+    """The bubblewrap command line that runs a command with scratch's folders as its only
+    writable places; as user (see `slot_user`) when the grader is root."""
+    if user is None:  # an unprivileged user namespace of the grader's own user
+        prefix = ["bwrap", "--unshare-all", "--cap-drop", "ALL"]
+    else:  # set up as root, then run as the slot's user, with no capabilities
+        prefix = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+        prefix += ["--unshare-cgroup-try", "--cap-drop", "ALL"]
+        prefix += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    prefix += ["--die-with-parent", "--new-session"]
+    prefix += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
     for folder in SYSTEM_FOLDERS:
         if os.path.islink(folder):
             prefix += ["--symlink", os.readlink(folder), folder]
@@ -66,20 +106,36 @@ def bwrap_prefix(scratch: Path) -> list[str]:
             prefix += ["--ro-bind", folder, folder]
     for path in SYSTEM_FILES:
         prefix += ["--ro-bind-try", path, path]
-    package = str(Path(cnnbook.__file__).parent)
-    readable = [sys.base_prefix, sys.prefix, package]  # the registry is inside the package
-    for path in readable + data_folders():
-        prefix += ["--ro-bind-try", path, path]
-    prefix += ["--bind", str(scratch), SANDBOX_HOME, "--remount-ro", "/"]
-    return prefix + ["--chdir", SANDBOX_HOME, "--"]
+    made = {"/", "/tmp", "/dev"}
+    # The writable folders first: what is read from under /tmp is then bound over its /tmp.
+    mounts = [(str(scratch / name), inside, "--bind") for name, inside in WRITABLE.items()]
+    mounts += [(path, path, "--ro-bind-try") for path in [sys.base_prefix, sys.prefix]]
+    mounts += [(path, path, "--ro-bind-try") for path in [package_folder(), *data_folders()]]
+    for source, target, kind in mounts:
+        for parent in reversed(Path(target).parents):  # reachable by the slot's user too
+            if str(parent) not in made and not str(parent).startswith("/usr"):
+                prefix += ["--perms", "0755", "--dir", str(parent)]
+                made.add(str(parent))
+        prefix += [kind, source, target]
+    prefix += ["--remount-ro", "/", "--chdir", SANDBOX_HOME, "--"]
+    if user is not None:
+        prefix += ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+        prefix += ["--inh-caps=-all", "--"]
+    return prefix
 
 
-def environment(home: Path) -> dict[str, str]:
+def package_folder() -> str:
+    """The folder holding the cnnbook package (the sandbox sees the package and nothing else)."""
+    return str(Path(cnnbook.__file__).parent)
+
+
+def environment(home: Path, run: str) -> dict[str, str]:
     """The environment of a grading process: only what a notebook needs, none of the grader's."""
     environment = {
         "HOME": str(home),
         "USER": "student",
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PYTHONPATH": str(Path(package_folder()).parent),  # the package, not what is beside it
         "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg",
         "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -88,6 +144,7 @@ def environment(home: Path) -> dict[str, str]:
         "TF_NUM_INTEROP_THREADS": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "JUPYTER_PLATFORM_DIRS": "1",
+        MARKER: run,
     }
     folders = data_folders()
     if folders:
@@ -107,19 +164,144 @@ def data_folders() -> list[str]:
     return [str(folder) for _, folder in registry.search_dirs() if folder.is_dir()]
 
 
-def stop(process: subprocess.Popen) -> None:
-    """Kill a grading process and all it started (otter starts the kernel in a new session)."""
+@contextlib.contextmanager
+def scratch_folder(limits: Limits, user: int | None):
+    """A fresh scratch folder with home/, tmp/ and shm/, owned by user; a tmpfs of the memory
+    limit's size when the grader is root, so that files count against that memory."""
+    folder = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
+    mounted = False
+    if is_root():
+        size = f"size={limits.memory_bytes},mode=0700"
+        mounted = (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(folder)], capture_output=True
+            ).returncode
+            == 0
+        )
     try:
-        tree = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        tree = []
-    for victim in tree:
+        for name in WRITABLE:
+            (folder / name).mkdir()
+        if user is not None:
+            for path in (folder, *(folder / name for name in WRITABLE)):
+                os.chown(path, user, user)
+        yield folder
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Cgroup:
+    """One cgroup (v2, or v1's memory, pids and cpu hierarchies) for a submission, where the
+    grader may create one: its memory (page cache and tmpfs included), its number of processes
+    and threads, and one core of CPU time. `enabled` is False where none could be made."""
+
+    V1 = {
+        "memory": {"memory.limit_in_bytes": "{memory}", "memory.memsw.limit_in_bytes": "{memory}"},
+        "pids": {"pids.max": "{processes}"},
+        "cpu": {"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "100000"},
+    }
+    V2 = {
+        "memory.max": "{memory}",
+        "memory.swap.max": "0",
+        "pids.max": "{processes}",
+        "cpu.max": "100000 100000",
+    }
+
+    def __init__(self, limits: Limits):
+        self.folders, name = [], f"cnnbook-{secrets.token_hex(6)}"
+        values = {"memory": limits.memory_bytes, "processes": MAX_PROCESSES}
+        if not is_root():
+            return
+        if (CGROUP_ROOT / "cgroup.controllers").is_file():
+            with contextlib.suppress(OSError):
+                (CGROUP_ROOT / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+            self._make(CGROUP_ROOT / name, self.V2, values)
+        else:
+            for controller, settings in self.V1.items():
+                if (CGROUP_ROOT / controller / "cgroup.procs").is_file():
+                    self._make(CGROUP_ROOT / controller / name, settings, values)
+
+    def _make(self, folder: Path, settings: dict, values: dict) -> None:
         try:
-            victim.kill()
-        except psutil.NoSuchProcess:
-            pass
+            folder.mkdir()
+        except OSError:
+            return
+        self.folders.append(folder)
+        for file, value in settings.items():
+            with contextlib.suppress(OSError):
+                (folder / file).write_text(value.format(**values))
+
+    @property
+    def enabled(self) -> bool:
+        """True when the submission runs in a cgroup of its own."""
+        return bool(self.folders)
+
+    def add(self, pid: int) -> None:
+        """Move a process (before it starts the submission) into the cgroup."""
+        for folder in self.folders:
+            (folder / "cgroup.procs").write_text(str(pid))
+
+    def pids(self) -> set[int]:
+        """The processes in the cgroup now."""
+        found = set()
+        for folder in self.folders:
+            with contextlib.suppress(OSError):
+                found |= {int(line) for line in (folder / "cgroup.procs").read_text().split()}
+        return found
+
+    def remove(self) -> None:
+        """Delete the cgroup (once its processes are gone)."""
+        for folder in self.folders:
+            for _ in range(50):
+                try:
+                    folder.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+
+
+def start(command, *, cwd: Path, env: dict, log, cgroup: Cgroup):
+    """Start command in cgroup: it waits on stdin until the cgroup holds it. (The sandbox's
+    command line switches to the slot's user itself: `bwrap_prefix`.)"""
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", 'read _ ; exec "$@"', "sh", *command],
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        cgroup.add(process.pid)
+    finally:
+        process.stdin.write(b"go\n")
+        process.stdin.close()
+    return process
+
+
+def stop(process: subprocess.Popen, run: str, user: int | None, cgroup: Cgroup) -> None:
+    """Kill a grading process and everything it started, detached or not: its descendants, its
+    session, its cgroup, every process of its slot's user, and any process carrying its run's
+    marker in its environment."""
+    for _ in range(3):
+        victims = set(cgroup.pids())
+        with contextlib.suppress(psutil.NoSuchProcess):
+            victims |= {child.pid for child in psutil.Process(process.pid).children(True)}
+        for candidate in psutil.process_iter(["uids", "environ"]):
+            info = candidate.info
+            if user is not None and info["uids"] and info["uids"].real == user:
+                victims.add(candidate.pid)
+            elif (info.get("environ") or {}).get(MARKER) == run:
+                victims.add(candidate.pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        for pid in victims - {os.getpid()}:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if not victims:
+            break
+        time.sleep(0.05)
     process.wait()
+    cgroup.remove()
