@@ -22,6 +22,14 @@ class Samples(typing.NamedTuple):
     test: int
 
 
+class Experiment(typing.NamedTuple):
+    """The sizes of a small experiment: training and test examples, and epochs."""
+
+    train: int
+    test: int
+    epochs: int
+
+
 @dataclasses.dataclass(frozen=True)
 class Sizes:
     """How much data and how many epochs the chapters train with in one mode."""
@@ -29,6 +37,7 @@ class Sizes:
     mode: str
     data: dict  # data set name -> Samples
     max_epochs: int | None  # None: as many epochs as the notes use
+    shortcuts: Experiment  # chapter 8: a deep plain stack against the same with shortcuts
 
     def samples(self, dataset):
         """The Samples (train, test) of a data set, e.g. samples("mnist")."""
@@ -47,8 +56,18 @@ class Sizes:
 
 
 SIZES = {
-    "quick": Sizes("quick", {"mnist": Samples(10_000, 2_000)}, max_epochs=3),
-    "full": Sizes("full", {"mnist": Samples(60_000, 10_000)}, max_epochs=None),
+    "quick": Sizes(
+        "quick",
+        {"mnist": Samples(10_000, 2_000)},
+        max_epochs=3,
+        shortcuts=Experiment(1_000, 1_000, 8),
+    ),
+    "full": Sizes(
+        "full",
+        {"mnist": Samples(60_000, 10_000)},
+        max_epochs=None,
+        shortcuts=Experiment(10_000, 10_000, 15),
+    ),
 }
 
 

@@ -133,14 +133,14 @@ def build(setup):
     return model
 
 
-def fit(model, setup, x, y, validation_data=None):
-    """Train model for setup.epochs, quietly; returns (history dict, seconds of each epoch)."""
+def fit(model, x, y, epochs, batch_size, validation_data=None):
+    """Train model for epochs in batches of batch_size, quietly; (history dict, epoch seconds)."""
     timer = _EpochTimer()
     history = model.fit(
         x,
         y,
-        batch_size=setup.batch_size,
-        epochs=setup.epochs,
+        batch_size=batch_size,
+        epochs=epochs,
         validation_data=validation_data,
         verbose=0,
         callbacks=[timer],
@@ -152,13 +152,36 @@ def fit(model, setup, x, y, validation_data=None):
 def train(setup, x, y, validation_data=None):
     """Train setup's model on (x, y), or load it from the model cache; returns a Trained."""
     model = build(setup)
+    description = describe(setup, model, x, y, validation_data)
+    about = {"setup": dataclasses.asdict(setup)}
+    return _fit_cached(
+        model, x, y, setup.epochs, setup.batch_size, validation_data, description, about
+    )
+
+
+def train_model(build_model, x, y, epochs, batch_size, validation_data=None, seed=0):
+    """Train the compiled model build_model() returns, seeded, or load it from the model cache.
+
+    For a model that is not a `Setup`'s, e.g. a functional one: the key is made of the model
+    and optimizer as Keras configures them, the loss, the data, epochs, batch_size and seed.
+    Returns a Trained.
+    """
+    keras.utils.set_random_seed(seed)
+    model = build_model()
+    about = {"training": {"epochs": epochs, "batch_size": batch_size, "seed": seed}}
+    description = {**about, **describe_model(model, x, y, validation_data)}
+    return _fit_cached(model, x, y, epochs, batch_size, validation_data, description, about)
+
+
+def _fit_cached(model, x, y, epochs, batch_size, validation_data, description, about):
+    """fit() through the model cache under description; about goes into the record. A Trained."""
 
     def compute():
         where = provenance.describe()
         start = time.perf_counter()
-        history, epoch_seconds = fit(model, setup, x, y, validation_data)
+        history, epoch_seconds = fit(model, x, y, epochs, batch_size, validation_data)
         record = {
-            "setup": dataclasses.asdict(setup),
+            **about,
             "history": history,
             "epoch_seconds": epoch_seconds,
             "seconds": time.perf_counter() - start,
@@ -168,7 +191,7 @@ def train(setup, x, y, validation_data=None):
         }
         return model, record
 
-    entry = cache.cached(describe(setup, model, x, y, validation_data), compute)
+    entry = cache.cached(description, compute)
     record = entry.record
     return Trained(
         model=entry.value,
@@ -190,6 +213,15 @@ def accuracy(model, x, y):
 
 def describe(setup, model, x, y, validation_data=None):
     """Everything that determines a trained model, as the JSON the cache key is made from."""
+    # The input shape and the classes are in the model's config: left out of the setup's part,
+    # so that keys made before Setup carried them still find their models.
+    setup_part = dataclasses.asdict(setup)
+    del setup_part["input_shape"], setup_part["num_classes"]
+    return {"setup": setup_part, **describe_model(model, x, y, validation_data)}
+
+
+def describe_model(model, x, y, validation_data=None):
+    """A compiled model, its optimizer, loss and data, and the versions, as JSON for a key."""
     config = model.get_config()
     config.pop("name", None)  # layer names count up within a session; they change nothing
     for layer in config["layers"]:
@@ -199,15 +231,10 @@ def describe(setup, model, x, y, validation_data=None):
     data = {"x": _fingerprint(x), "y": _fingerprint(y), "validation": None}
     if validation_data is not None:
         data["validation"] = [_fingerprint(array) for array in validation_data]
-    # The input shape and the classes are in the model's config: left out of the setup's part,
-    # so that keys made before Setup carried them still find their models.
-    setup_part = dataclasses.asdict(setup)
-    del setup_part["input_shape"], setup_part["num_classes"]
     return {
-        "setup": setup_part,
         "model": config,
         "optimizer": optimizer_config,
-        "loss": LOSS,
+        "loss": model.loss,
         "data": data,
         "versions": provenance.versions(),
     }
