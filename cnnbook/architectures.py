@@ -8,8 +8,10 @@ diagram and every layer has a name (``block1_conv1``, ``inception_3a_3x3``, ...)
 """
 
 import keras
+import numpy as np
 
 from cnnbook import validate
+from cnnbook.book import cache, provenance
 
 # The convolution blocks of VGG's configurations A (VGG-11) and D (VGG16), Simonyan and
 # Zisserman (2014), Table 1: (filters, convolutions) per block, each block ending in a max-pool.
@@ -210,3 +212,24 @@ def depth(model):
         return memo[id(layer)]
 
     return max(longest(output._keras_history.operation) for output in model.outputs)
+
+
+def keras_applications(names):
+    """Parameters and `depth` of keras.applications models (built without weights), through
+    the result cache; a dict name -> (parameters, depth)."""
+    names = sorted(names)
+
+    def compute():
+        counts = []
+        for name in names:
+            model = getattr(keras.applications, name)(weights=None)
+            counts.append((model.count_params(), depth(model)))
+            keras.backend.clear_session()
+        return {"counts": np.array(counts, dtype=np.int64)}, {"names": names}
+
+    description = {"keras_applications": names, "versions": provenance.versions()}
+    counts = cache.cached(description, compute).value["counts"]
+    return {
+        name: (int(parameters), int(layers))
+        for name, (parameters, layers) in zip(names, counts, strict=True)
+    }
