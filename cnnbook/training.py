@@ -226,6 +226,11 @@ def describe_model(model, x, y, validation_data=None):
     config.pop("name", None)  # layer names count up within a session; they change nothing
     for layer in config["layers"]:
         layer["config"].pop("name", None)
+    # A functional model also names each layer where its inputs are wired: number them instead.
+    positions = {
+        layer["name"]: f"#{i}" for i, layer in enumerate(config["layers"]) if "name" in layer
+    }
+    config = _renamed(config, positions)
     optimizer_config = model.optimizer.get_config()
     optimizer_config.pop("name", None)  # counts up too: adadelta, adadelta_1, ...
     data = {"x": _fingerprint(x), "y": _fingerprint(y), "validation": None}
@@ -238,6 +243,15 @@ def describe_model(model, x, y, validation_data=None):
         "data": data,
         "versions": provenance.versions(),
     }
+
+
+def _renamed(value, names):
+    """value (JSON) with every string that is a key of names replaced by its value."""
+    if isinstance(value, dict):
+        return {key: _renamed(item, names) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):  # Keras keeps some lists as tuples
+        return [_renamed(item, names) for item in value]
+    return names.get(value, value) if isinstance(value, str) else value
 
 
 def _fingerprint(array):
