@@ -86,7 +86,8 @@ def alexnet(input_shape=(224, 224, 3), num_classes=1000):
 
 
 def vgg_block(x, filters, convolutions, name):
-    """VGG's block: convolutions 3×3 ReLU convolutions that keep H×W, then a 2×2 max-pool."""
+    """VGG's block on (None, H, W, C): `convolutions` 3×3 ReLU convolutions
+    with `filters` filters that keep H×W, then a 2×2 max-pool; (None, H/2, W/2, filters)."""
     validate.whole_number(convolutions, "convolutions")
     for number in range(1, convolutions + 1):
         x = keras.layers.Conv2D(
