@@ -22,6 +22,14 @@ class Samples(typing.NamedTuple):
     test: int
 
 
+class Experiment(typing.NamedTuple):
+    """The sizes of a small experiment: training and test examples, and epochs."""
+
+    train: int
+    test: int
+    epochs: int
+
+
 @dataclasses.dataclass(frozen=True)
 class Sizes:
     """How much data and how many epochs the chapters train with in one mode."""
@@ -29,6 +37,7 @@ class Sizes:
     mode: str
     data: dict  # data set name -> Samples (flowers: test is also the validation split's size)
     max_epochs: int | None  # None: as many epochs as the notes use
+    shortcuts: Experiment  # chapter 8: a deep plain stack against the same with shortcuts
     photo_size: int  # side in pixels the photo chapters resize the flower photos to
     lime_samples: int  # perturbed copies per LIME explanation (the notes: 1,000)
 
@@ -53,6 +62,7 @@ SIZES = {
         "quick",
         {"mnist": Samples(10_000, 2_000), "flowers": Samples(400, 100)},
         max_epochs=3,
+        shortcuts=Experiment(1_000, 1_000, 8),
         photo_size=64,
         lime_samples=100,
     ),
@@ -60,6 +70,7 @@ SIZES = {
         "full",
         {"mnist": Samples(60_000, 10_000), "flowers": Samples(866, 300)},
         max_epochs=None,
+        shortcuts=Experiment(10_000, 10_000, 15),
         photo_size=128,
         lime_samples=1000,
     ),

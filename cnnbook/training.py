@@ -7,7 +7,8 @@ out in `OPTIMIZERS`, as Keras 2 had it when the notes were written, and never le
 
 `train` looks in the model cache (`cnnbook.book.cache`) first, under a key of everything that
 determines the result: the `Setup`, the model and optimizer as Keras configures them, the data
-(by content), and the Keras and backend versions.
+(by content), and the Keras and backend versions. `train_model` does the same for a model
+that a function builds and compiles, such as chapter 8's functional networks.
 
 `build` compiles with ``steps_per_execution``: Keras then runs that many training steps per
 call into the compiled graph instead of one, which saves the per-step overhead of the Python
@@ -133,14 +134,14 @@ def build(setup):
     return model
 
 
-def fit(model, setup, x, y, validation_data=None):
-    """Train model for setup.epochs, quietly; returns (history dict, seconds of each epoch)."""
+def fit(model, x, y, epochs, batch_size, validation_data=None):
+    """Train model for epochs in batches of batch_size, quietly; (history dict, epoch seconds)."""
     timer = _EpochTimer()
     history = model.fit(
         x,
         y,
-        batch_size=setup.batch_size,
-        epochs=setup.epochs,
+        batch_size=batch_size,
+        epochs=epochs,
         validation_data=validation_data,
         verbose=0,
         callbacks=[timer],
@@ -152,13 +153,36 @@ def fit(model, setup, x, y, validation_data=None):
 def train(setup, x, y, validation_data=None):
     """Train setup's model on (x, y), or load it from the model cache; returns a Trained."""
     model = build(setup)
+    description = describe(setup, model, x, y, validation_data)
+    about = {"setup": dataclasses.asdict(setup)}
+    return _fit_cached(
+        model, x, y, setup.epochs, setup.batch_size, validation_data, description, about
+    )
+
+
+def train_model(build_model, x, y, epochs, batch_size, validation_data=None, seed=0):
+    """Train the compiled model build_model() returns, seeded, or load it from the model cache.
+
+    For a model that is not a `Setup`'s, e.g. a functional one: the key is made of the model
+    and optimizer as Keras configures them, the loss, the data, epochs, batch_size and seed.
+    Returns a Trained.
+    """
+    keras.utils.set_random_seed(seed)
+    model = build_model()
+    about = {"training": {"epochs": epochs, "batch_size": batch_size, "seed": seed}}
+    description = {**about, **describe_model(model, x, y, validation_data)}
+    return _fit_cached(model, x, y, epochs, batch_size, validation_data, description, about)
+
+
+def _fit_cached(model, x, y, epochs, batch_size, validation_data, description, about):
+    """fit() through the model cache under description; about goes into the record. A Trained."""
 
     def compute():
         where = provenance.describe()
         start = time.perf_counter()
-        history, epoch_seconds = fit(model, setup, x, y, validation_data)
+        history, epoch_seconds = fit(model, x, y, epochs, batch_size, validation_data)
         record = {
-            "setup": dataclasses.asdict(setup),
+            **about,
             "history": history,
             "epoch_seconds": epoch_seconds,
             "seconds": time.perf_counter() - start,
@@ -168,7 +192,7 @@ def train(setup, x, y, validation_data=None):
         }
         return model, record
 
-    entry = cache.cached(describe(setup, model, x, y, validation_data), compute)
+    entry = cache.cached(description, compute)
     record = entry.record
     return Trained(
         model=entry.value,
@@ -190,27 +214,45 @@ def accuracy(model, x, y):
 
 def describe(setup, model, x, y, validation_data=None):
     """Everything that determines a trained model, as the JSON the cache key is made from."""
+    # The input shape and the classes are in the model's config: left out of the setup's part,
+    # so that keys made before Setup carried them still find their models.
+    setup_part = dataclasses.asdict(setup)
+    del setup_part["input_shape"], setup_part["num_classes"]
+    return {"setup": setup_part, **describe_model(model, x, y, validation_data)}
+
+
+def describe_model(model, x, y, validation_data=None):
+    """A compiled model, its optimizer, loss and data, and the versions, as JSON for a key."""
     config = model.get_config()
     config.pop("name", None)  # layer names count up within a session; they change nothing
     for layer in config["layers"]:
         layer["config"].pop("name", None)
+    # A functional model also names each layer where its inputs are wired: number them instead.
+    positions = {
+        layer["name"]: f"#{i}" for i, layer in enumerate(config["layers"]) if "name" in layer
+    }
+    config = _renamed(config, positions)
     optimizer_config = model.optimizer.get_config()
     optimizer_config.pop("name", None)  # counts up too: adadelta, adadelta_1, ...
     data = {"x": _fingerprint(x), "y": _fingerprint(y), "validation": None}
     if validation_data is not None:
         data["validation"] = [_fingerprint(array) for array in validation_data]
-    # The input shape and the classes are in the model's config: left out of the setup's part,
-    # so that keys made before Setup carried them still find their models.
-    setup_part = dataclasses.asdict(setup)
-    del setup_part["input_shape"], setup_part["num_classes"]
     return {
-        "setup": setup_part,
         "model": config,
         "optimizer": optimizer_config,
-        "loss": LOSS,
+        "loss": model.loss,
         "data": data,
         "versions": provenance.versions(),
     }
+
+
+def _renamed(value, names):
+    """value (JSON) with every string that is a key of names replaced by its value."""
+    if isinstance(value, dict):
+        return {key: _renamed(item, names) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):  # Keras keeps some lists as tuples
+        return [_renamed(item, names) for item in value]
+    return names.get(value, value) if isinstance(value, str) else value
 
 
 def _fingerprint(array):

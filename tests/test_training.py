@@ -231,3 +231,25 @@ def test_arrays_are_cached_too(cache_folder):
 
 def _key(setup, x, y, validation_data=None):
     return cache.key(training.describe(setup, training.build(setup), x, y, validation_data))
+
+
+def test_train_model_trains_a_functional_model_once_per_seed(cache_folder):
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 6), dtype=np.float32)
+    y = keras.utils.to_categorical(rng.integers(0, 3, 40), 3)
+
+    def compiled():
+        inputs = keras.Input(shape=(6,))
+        outputs = keras.layers.Dense(3, activation="softmax", name="scores")(inputs)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    first = training.train_model(compiled, x, y, epochs=2, batch_size=20)
+    again = training.train_model(compiled, x, y, epochs=2, batch_size=20)
+    other_seed = training.train_model(compiled, x, y, epochs=2, batch_size=20, seed=1)
+    assert (first.from_cache, again.from_cache, other_seed.from_cache) == (False, True, False)
+    assert again.key == first.key != other_seed.key
+    assert again.history == first.history and len(first.history["accuracy"]) == 2
+    np.testing.assert_array_equal(again.model.predict(x[:3]), first.model.predict(x[:3]))
+    assert not np.array_equal(other_seed.model.predict(x[:3]), first.model.predict(x[:3]))

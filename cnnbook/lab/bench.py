@@ -50,7 +50,9 @@ def _book(name):
     digits = mnist.load(60_000, 1)
     setup = dataclasses.replace(recipes.RECIPES[name].setup, epochs=1)
     model = training.build(setup)
-    return lambda: training.fit(model, setup, digits.x_train, digits.y_train)
+    return lambda: training.fit(
+        model, digits.x_train, digits.y_train, setup.epochs, setup.batch_size
+    )
 
 
 def _keras(name):
