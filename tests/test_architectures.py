@@ -85,10 +85,12 @@ def test_vgg16_agrees_with_keras_layer_by_layer():
     assert model.count_params() == vgg_by_hand(blocks) == 138_357_544
     reference = keras.applications.VGG16(weights=None)
     # The input layers' names count up within a session (input_layer, input_layer_1, ...).
-    ours = [(layer.name, layer.output.shape, layer.count_params()) for layer in model.layers[1:]]
-    theirs = [(layer.name, layer.output.shape, layer.count_params()) for layer in reference.layers[1:]]
+    ours, theirs = (
+        [(layer.name, layer.output.shape, layer.count_params()) for layer in network.layers[1:]]
+        for network in (model, reference)
+    )
     assert model.layers[0].output.shape == reference.layers[0].output.shape
-    assert ours == theirs
+    assert list(ours) == list(theirs)
     assert architectures.depth(model) == 16
     keras.backend.clear_session()
 
