@@ -22,6 +22,16 @@ class Samples(typing.NamedTuple):
     test: int
 
 
+class Genomics(typing.NamedTuple):
+    """The simulated population of chapter 14 and how its predictors are compared."""
+
+    individuals: int
+    markers: int  # SNPs per individual
+    folds: int  # of the cross-validation
+    seeds: int  # repeats of the cross-validation, each with new folds and network weights
+    epochs: int  # of each network's training
+
+
 @dataclasses.dataclass(frozen=True)
 class Sizes:
     """How much data and how many epochs the chapters train with in one mode."""
@@ -29,6 +39,7 @@ class Sizes:
     mode: str
     data: dict  # data set name -> Samples
     max_epochs: int | None  # None: as many epochs as the notes use
+    genomics: Genomics
 
     def samples(self, dataset):
         """The Samples (train, test) of a data set, e.g. samples("mnist")."""
@@ -47,8 +58,18 @@ class Sizes:
 
 
 SIZES = {
-    "quick": Sizes("quick", {"mnist": Samples(10_000, 2_000)}, max_epochs=3),
-    "full": Sizes("full", {"mnist": Samples(60_000, 10_000)}, max_epochs=None),
+    "quick": Sizes(
+        "quick",
+        {"mnist": Samples(10_000, 2_000), "peptides": Samples(8_000, 2_376)},
+        max_epochs=3,
+        genomics=Genomics(individuals=500, markers=400, folds=2, seeds=1, epochs=15),
+    ),
+    "full": Sizes(
+        "full",
+        {"mnist": Samples(60_000, 10_000), "peptides": Samples(21_384, 2_376)},
+        max_epochs=None,
+        genomics=Genomics(individuals=2_000, markers=2_000, folds=5, seeds=3, epochs=50),
+    ),
 }
 
 

@@ -16,7 +16,6 @@ loop. The steps, and so the mathematics, are the same.
 
 import dataclasses
 import datetime
-import hashlib
 import time
 
 import keras
@@ -196,9 +195,9 @@ def describe(setup, model, x, y, validation_data=None):
         layer["config"].pop("name", None)
     optimizer_config = model.optimizer.get_config()
     optimizer_config.pop("name", None)  # counts up too: adadelta, adadelta_1, ...
-    data = {"x": _fingerprint(x), "y": _fingerprint(y), "validation": None}
+    data = {"x": cache.fingerprint(x), "y": cache.fingerprint(y), "validation": None}
     if validation_data is not None:
-        data["validation"] = [_fingerprint(array) for array in validation_data]
+        data["validation"] = [cache.fingerprint(array) for array in validation_data]
     # The input shape and the classes are in the model's config: left out of the setup's part,
     # so that keys made before Setup carried them still find their models.
     setup_part = dataclasses.asdict(setup)
@@ -211,13 +210,6 @@ def describe(setup, model, x, y, validation_data=None):
         "data": data,
         "versions": provenance.versions(),
     }
-
-
-def _fingerprint(array):
-    """Shape, dtype and BLAKE2 digest of an array's contents."""
-    array = np.ascontiguousarray(array)
-    digest = hashlib.blake2b(array.view(np.uint8), digest_size=16).hexdigest()
-    return {"shape": list(array.shape), "dtype": str(array.dtype), "blake2b": digest}
 
 
 class _EpochTimer(keras.callbacks.Callback):
