@@ -166,6 +166,15 @@ def _predictions(name, x_train, y_train, x_test, epochs, seed):
     return keras.ops.convert_to_numpy(model(x_test, training=False))[:, 0]
 
 
+def correlation(predicted, observed):
+    """Pearson's correlation of predicted and observed phenotypes; 0 for a constant prediction
+    (a network whose units all died predicts nothing)."""
+    predicted = np.asarray(predicted, dtype="float64")
+    if np.ptp(predicted) == 0:
+        return 0.0
+    return float(np.corrcoef(predicted, observed)[0, 1])
+
+
 def cross_validate(genotypes, phenotype, folds, seeds, epochs):
     """Correlations between predicted and observed phenotypes of held-out individuals, for
     each model of MODELS: name -> (seeds × folds,) array, one per split.
@@ -186,7 +195,7 @@ def cross_validate(genotypes, phenotype, folds, seeds, epochs):
                 predicted = _predictions(
                     name, x_train, y_train, x_test, epochs, seed=100 * seed + fold
                 )
-                results[name].append(float(np.corrcoef(predicted, y[test])[0, 1]))
+                results[name].append(correlation(predicted, y[test]))
     return {name: np.array(values) for name, values in results.items()}
 
 

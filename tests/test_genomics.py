@@ -4,6 +4,7 @@ cross-validation against scikit-learn."""
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn import linear_model
 
 from cnnbook import genomics
@@ -106,3 +107,12 @@ def test_cross_validation_scores_every_model_on_held_out_individuals():
     for values in results.values():
         assert values.shape == (2,) and np.all(np.abs(values) <= 1)
     assert results["ridge"].mean() > 0.85  # all 20 markers causal, h² = 0.9: ceiling ≈ 0.95
+
+
+def test_correlation_is_pearsons_and_zero_for_a_constant_prediction():
+    rng = np.random.default_rng(2)
+    predicted, observed = rng.normal(size=50), rng.normal(size=50)
+    assert genomics.correlation(predicted, observed) == pytest.approx(
+        stats.pearsonr(predicted, observed).statistic
+    )
+    assert genomics.correlation(np.full(50, 0.3), observed) == 0.0
