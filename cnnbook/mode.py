@@ -30,6 +30,16 @@ class Experiment(typing.NamedTuple):
     epochs: int
 
 
+class Genomics(typing.NamedTuple):
+    """The simulated population of chapter 14 and how its predictors are compared."""
+
+    individuals: int
+    markers: int  # SNPs per individual
+    folds: int  # of the cross-validation
+    seeds: int  # repeats of the cross-validation, each with new folds and network weights
+    epochs: int  # of each network's training
+
+
 @dataclasses.dataclass(frozen=True)
 class Sizes:
     """How much data and how many epochs the chapters train with in one mode."""
@@ -40,6 +50,7 @@ class Sizes:
     shortcuts: Experiment  # chapter 8: a deep plain stack against the same with shortcuts
     photo_size: int  # side in pixels the photo chapters resize the flower photos to
     lime_samples: int  # perturbed copies per LIME explanation (the notes: 1,000)
+    genomics: Genomics  # chapter 14: the simulated population and the comparison
 
     def samples(self, dataset):
         """The Samples (train, test) of a data set, e.g. samples("mnist")."""
@@ -60,19 +71,29 @@ class Sizes:
 SIZES = {
     "quick": Sizes(
         "quick",
-        {"mnist": Samples(10_000, 2_000), "flowers": Samples(400, 100)},
+        {
+            "mnist": Samples(10_000, 2_000),
+            "flowers": Samples(400, 100),
+            "peptides": Samples(8_000, 2_376),
+        },
         max_epochs=3,
         shortcuts=Experiment(1_000, 1_000, 8),
         photo_size=64,
         lime_samples=100,
+        genomics=Genomics(individuals=500, markers=400, folds=2, seeds=1, epochs=15),
     ),
     "full": Sizes(
         "full",
-        {"mnist": Samples(60_000, 10_000), "flowers": Samples(866, 300)},
+        {
+            "mnist": Samples(60_000, 10_000),
+            "flowers": Samples(866, 300),
+            "peptides": Samples(21_384, 2_376),
+        },
         max_epochs=None,
         shortcuts=Experiment(10_000, 10_000, 15),
         photo_size=128,
         lime_samples=1000,
+        genomics=Genomics(individuals=2_000, markers=2_000, folds=5, seeds=3, epochs=50),
     ),
 }
 

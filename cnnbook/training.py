@@ -17,7 +17,6 @@ loop. The steps, and so the mathematics, are the same.
 
 import dataclasses
 import datetime
-import hashlib
 import time
 
 import keras
@@ -234,9 +233,9 @@ def describe_model(model, x, y, validation_data=None):
     config = _renamed(config, positions)
     optimizer_config = model.optimizer.get_config()
     optimizer_config.pop("name", None)  # counts up too: adadelta, adadelta_1, ...
-    data = {"x": _fingerprint(x), "y": _fingerprint(y), "validation": None}
+    data = {"x": cache.fingerprint(x), "y": cache.fingerprint(y), "validation": None}
     if validation_data is not None:
-        data["validation"] = [_fingerprint(array) for array in validation_data]
+        data["validation"] = [cache.fingerprint(array) for array in validation_data]
     return {
         "model": config,
         "optimizer": optimizer_config,
@@ -253,13 +252,6 @@ def _renamed(value, names):
     if isinstance(value, (list, tuple)):  # Keras keeps some lists as tuples
         return [_renamed(item, names) for item in value]
     return names.get(value, value) if isinstance(value, str) else value
-
-
-def _fingerprint(array):
-    """Shape, dtype and BLAKE2 digest of an array's contents."""
-    array = np.ascontiguousarray(array)
-    digest = hashlib.blake2b(array.view(np.uint8), digest_size=16).hexdigest()
-    return {"shape": list(array.shape), "dtype": str(array.dtype), "blake2b": digest}
 
 
 class _EpochTimer(keras.callbacks.Callback):

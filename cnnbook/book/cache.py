@@ -58,6 +58,13 @@ def key(description):
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def fingerprint(array):
+    """Shape, dtype and BLAKE2 digest of an array's contents, for a description."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.blake2b(array.view(np.uint8), digest_size=16).hexdigest()
+    return {"shape": list(array.shape), "dtype": str(array.dtype), "blake2b": digest}
+
+
 def cached(description, compute):
     """The Entry for description: stored, or made by compute() -> (value, record) and stored."""
     entry_key = key(description)
