@@ -1,5 +1,5 @@
 """The classic CNN architectures, built with Keras' functional API: LeNet-5, AlexNet, VGG, the
-GoogLeNet inception block and the residual block. Introduced in chapter 8.
+GoogLeNet inception block and the residual block. Introduced in chapter 7.
 
 Each block is a function that takes a tensor and returns one, so a network reads like its
 diagram and every layer has a name (``block1_conv1``, ``inception_3a_3x3``, ...) by which

@@ -1,5 +1,5 @@
 """Explaining one prediction with LIME (Ribeiro, Singh and Guestrin, 2016), written out in a few
-short steps. Introduced in chapter 12.
+short steps. Introduced in chapter 11.
 
 LIME cuts the image into superpixels, makes perturbed copies with random superpixels switched
 off (painted in their mean colour, as the `lime` package does by default), lets the classifier

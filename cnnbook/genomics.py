@@ -1,6 +1,6 @@
 """Genomic prediction: genotypes simulated with msprime, traits of a stated heritability (with
 or without a non-additive part), and three predictors compared by cross-validation: ridge
-regression, a dense network and a 1D CNN. Introduced in chapter 14 (convolutional networks
+regression, a dense network and a 1D CNN. Introduced in chapter 13 (convolutional networks
 in genomics).
 
 Genotypes are (individuals, markers) arrays of 0, 1 or 2 copies of the derived allele, the

@@ -31,7 +31,7 @@ class Experiment(typing.NamedTuple):
 
 
 class Genomics(typing.NamedTuple):
-    """The simulated population of chapter 14 and how its predictors are compared."""
+    """The simulated population of chapter 13 and how its predictors are compared."""
 
     individuals: int
     markers: int  # SNPs per individual
@@ -47,10 +47,10 @@ class Sizes:
     mode: str
     data: dict  # data set name -> Samples (flowers: test is also the validation split's size)
     max_epochs: int | None  # None: as many epochs as the notes use
-    shortcuts: Experiment  # chapter 8: a deep plain stack against the same with shortcuts
+    shortcuts: Experiment  # chapter 7: a deep plain stack against the same with shortcuts
     photo_size: int  # side in pixels the photo chapters resize the flower photos to
     lime_samples: int  # perturbed copies per LIME explanation (the notes: 1,000)
-    genomics: Genomics  # chapter 14: the simulated population and the comparison
+    genomics: Genomics  # chapter 13: the simulated population and the comparison
 
     def samples(self, dataset):
         """The Samples (train, test) of a data set, e.g. samples("mnist")."""

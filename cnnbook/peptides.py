@@ -1,6 +1,6 @@
 """Peptides as a network's input (BLOSUM62 rows or one-hot), the networks of Jessen's
 "Deep learning for cancer immunotherapy", which positions they use, and scoring new 9-mers.
-Introduced in chapter 13 (predicting 9-mer peptide binding).
+Introduced in chapter 12 (predicting 9-mer peptide binding).
 
 Every network takes encoded peptides of shape (n, 9, 20), one row of 20 values per residue,
 and returns the probabilities (n, 3) of the classes NB, WB and SB.

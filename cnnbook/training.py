@@ -8,7 +8,7 @@ out in `OPTIMIZERS`, as Keras 2 had it when the notes were written, and never le
 `train` looks in the model cache (`cnnbook.book.cache`) first, under a key of everything that
 determines the result: the `Setup`, the model and optimizer as Keras configures them, the data
 (by content), and the Keras and backend versions. `train_model` does the same for a model
-that a function builds and compiles, such as chapter 8's functional networks.
+that a function builds and compiles, such as chapter 7's functional networks.
 
 `build` compiles with ``steps_per_execution``: Keras then runs that many training steps per
 call into the compiled graph instead of one, which saves the per-step overhead of the Python

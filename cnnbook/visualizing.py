@@ -1,6 +1,6 @@
 """Seeing what a CNN learned: the activations of its layers for one input, the input pattern
 each filter responds to most, and class-activation heatmaps (Grad-CAM). Introduced in
-chapter 11.
+chapter 10.
 
 The patterns are found by gradient ascent on the input image, and Grad-CAM (Selvaraju et al.,
 2017) weighs the last convolution's channels by the gradient of a class score; both use

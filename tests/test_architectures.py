@@ -1,4 +1,4 @@
-"""The classic networks of chapter 8 against counts by hand and Keras' own VGG16."""
+"""The classic networks of chapter 7 against counts by hand and Keras' own VGG16."""
 
 import keras
 import numpy as np

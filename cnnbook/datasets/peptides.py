@@ -1,6 +1,6 @@
 """9-mer peptides with their binding class to HLA-A*02:01, as predicted by netMHCpan-4.0 (the
 data of Jessen's "Deep learning for cancer immunotherapy"), found offline through the registry.
-Introduced in chapter 13.
+Introduced in chapter 12.
 
 The file is a table with a header: ``peptide`` (nine of the 20 amino acids), ``label_chr``
 (NB, WB or SB), ``label_num`` (0, 1 or 2, the same class) and ``data_type`` (train or test).
