@@ -231,13 +231,21 @@ def class_index_bytes():
     return json.dumps({str(i): [f"n{i:08d}", f"class_{i}"] for i in range(3)}).encode()
 
 
-def test_download_lands_in_cache_checked_by_sha256(folders, server):
+@pytest.fixture
+def published_index(folders, server):
+    """A class index served on the loopback at the registry's address, with its sha256."""
     _, cache, entries = folders
     served, url = server
     content = class_index_bytes()
     (served / "index.json").write_bytes(content)
-    entry = entries["imagenet_class_index"]
-    entry.update(url=f"{url}/index.json", sha256=hashlib.sha256(content).hexdigest())
+    entries["imagenet_class_index"].update(
+        url=f"{url}/index.json", sha256=hashlib.sha256(content).hexdigest()
+    )
+    return served, cache, content
+
+
+def test_download_lands_in_cache_checked_by_sha256(published_index):
+    served, cache, content = published_index
     got = registry.path("imagenet_class_index")
     assert got == cache / "imagenet_class_index.json" and got.read_bytes() == content
     (served / "index.json").unlink()  # a second look-up is served from the cache
@@ -254,14 +262,8 @@ def test_download_with_wrong_checksum_keeps_nothing(folders, server):
     assert not (cache / "imagenet_class_index.json").exists()
 
 
-def test_wrong_local_file_is_never_replaced_by_a_download(folders, server):
-    _, cache, entries = folders
-    served, url = server
-    content = class_index_bytes()
-    (served / "index.json").write_bytes(content)
-    entries["imagenet_class_index"].update(
-        url=f"{url}/index.json", sha256=hashlib.sha256(content).hexdigest()
-    )
+def test_wrong_local_file_is_never_replaced_by_a_download(published_index):
+    _, cache, _ = published_index
     cache.mkdir()
     mine = cache / "imagenet_class_index.json"
     mine.write_text("my own edited file")
@@ -287,14 +289,9 @@ def test_every_registry_file_in_the_data_dir_verifies():
     assert checked or not os.environ.get("CI"), "CI provides the shared data folder"
 
 
-def test_an_optional_file_that_is_missing_is_never_downloaded(folders, server):
+def test_an_optional_file_that_is_missing_is_never_downloaded(published_index):
     """registry.find looks on this machine only: VGG16's 528 MB are never fetched by a chapter."""
-    _, cache, entries = folders
-    served, url = server
-    content = class_index_bytes()
-    (served / "index.json").write_bytes(content)
-    entry = entries["imagenet_class_index"]
-    entry.update(url=f"{url}/index.json", sha256=hashlib.sha256(content).hexdigest())
+    _, cache, _ = published_index
     assert registry.find("imagenet_class_index") is None
     assert not (cache / "imagenet_class_index.json").exists()
 
