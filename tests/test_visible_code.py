@@ -25,6 +25,10 @@ from cnnbook.book import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 HIDDEN_TAGS = {"remove-cell", "remove-input"}
+# Each test below runs on every page of the book's table of contents.
+EVERY_PAGE = pytest.mark.parametrize(
+    "chapter", toc.chapters(ROOT, appendix=True), ids=lambda path: path.stem
+)
 # Names a notebook kernel provides without an import.
 KERNEL_NAMES = set(dir(builtins)) | {"display", "get_ipython", "In", "Out"}
 
@@ -74,11 +78,7 @@ def undefined_names(chapter):
     return found
 
 
-@pytest.mark.parametrize(
-    "chapter",
-    toc.chapters(ROOT, appendix=True),
-    ids=lambda path: path.stem,
-)
+@EVERY_PAGE
 def test_visible_code_reads_only_visible_names(chapter):
     found = undefined_names(chapter)
     assert not found, (
@@ -103,11 +103,7 @@ def visible_glue_calls(chapter):
     ]
 
 
-@pytest.mark.parametrize(
-    "chapter",
-    toc.chapters(ROOT, appendix=True),
-    ids=lambda path: path.stem,
-)
+@EVERY_PAGE
 def test_glue_calls_are_out_of_view(chapter):
     cells = visible_glue_calls(chapter)
     assert not cells, (
