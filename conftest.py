@@ -2,13 +2,25 @@
 
 nbval collects only ``*.ipynb``; this hook hands it the MyST chapters too, read through
 jupytext in memory. Run it as ``pytest --nbval-lax chapters/``.
+
+A chapter whose every cell ran without error joins the book's execution cache for the current
+mode (``cnnbook.book.executions``), so the book built next (``make test`` builds it after the
+chapters) shows these outputs instead of executing the chapter a second time.
 """
 
+import time
 import types
+from pathlib import Path
 from unittest import mock
 
 import jupytext
 import nbval.plugin
+
+from cnnbook import mode
+from cnnbook.book import executions
+
+BOOK = Path(__file__).resolve().parent
+FAILED = set()  # node ids of the notebooks with a failed cell in this session
 
 
 def is_myst_notebook(path):
@@ -26,7 +38,20 @@ class MystNotebookFile(nbval.plugin.IPyNbFile):
     def collect(self):
         reader = types.SimpleNamespace(read=lambda path, as_version: jupytext.read(path))
         with mock.patch.object(nbval.plugin, "nbformat", reader):
-            yield from super().collect()
+            self.cells = list(super().collect())
+        yield from self.cells
+
+    def setup(self):
+        self.started = time.perf_counter()
+        super().setup()
+
+    def teardown(self):
+        super().teardown()
+        outputs = [cell.test_outputs for cell in self.cells]
+        ran = all(cell_outputs is not None for cell_outputs in outputs)
+        if ran and self.nodeid not in FAILED and BOOK in self.path.resolve().parents:
+            seconds = time.perf_counter() - self.started
+            executions.remember(self.path, outputs, seconds, BOOK, mode.current())
 
 
 def pytest_collect_file(file_path, parent):
@@ -34,3 +59,8 @@ def pytest_collect_file(file_path, parent):
     if (option.nbval or option.nbval_lax) and is_myst_notebook(file_path):
         return MystNotebookFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_runtest_logreport(report):
+    if report.failed:
+        FAILED.add(report.nodeid.split("::")[0])

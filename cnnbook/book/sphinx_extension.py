@@ -5,8 +5,9 @@ Listed under ``sphinx: extra_extensions`` in ``_config.yml``.
 
 - MathJax 3 is served from the copy that the ``django-static-mathjax`` package installs, so
   formulas render with no network. Without that package the CDN default stays in place.
-- Executed notebooks are cached in ``_build/.jupyter_cache/<mode>``, so a quick-mode cache can
-  never serve a full-mode build or the reverse, and switching mode re-executes every chapter.
+- Executed notebooks are cached in ``_build/.jupyter_cache/<mode>`` (``executions``), so a
+  quick-mode cache can never serve a full-mode build or the reverse, and switching mode
+  re-executes every chapter.
 - Exercises are styled by sphinx-exercise (listed before this extension). Everything between a
   ``solution-start`` and its ``solution-end``, the reference answers and the checks, is left
   out of the book unless ``CNNBOOK_SOLUTIONS=1``: ``make book`` is the students' book and
@@ -26,6 +27,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx_exercise.nodes import solution_node
 
 import cnnbook.mode
+from cnnbook.book import executions
 
 MATHJAX_ENTRY = "tex-chtml.js"
 MATHJAX_STATIC = "mathjax"  # folder under the build's _static/
@@ -47,16 +49,11 @@ def local_mathjax():
     return folder if (folder / MATHJAX_ENTRY).is_file() else None
 
 
-def execution_cache_path(outdir, mode):
-    """Return the jupyter-cache folder for a build into outdir in the given mode."""
-    return Path(outdir).parent / ".jupyter_cache" / mode
-
-
 def configure(app, config):
     """Point MathJax at the local copy and the notebook cache at the mode's folder."""
     if local_mathjax() is not None:
         config.mathjax_path = f"{MATHJAX_STATIC}/{MATHJAX_ENTRY}"
-    config.nb_execution_cache_path = str(execution_cache_path(app.outdir, config.cnnbook_mode))
+    config.nb_execution_cache_path = str(executions.cache_path(app.outdir, config.cnnbook_mode))
 
 
 def solutions_shown():
