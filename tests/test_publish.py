@@ -159,7 +159,7 @@ def test_nothing_the_students_site_serves_holds_a_solution_or_a_hidden_check(boo
         assert [(str(path), s) for path, text in texts for s in secrets if s in text] == []
 
 
-def fake_wheel(root, folder):
+def fake_wheel(folder):
     """Stands in for the package's wheel, which pip builds in a minute, with the network."""
     folder.mkdir(parents=True)
     wheel = folder / "cnnbook-0.1.0-py3-none-any.whl"

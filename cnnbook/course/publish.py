@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cnnbook.book import materials
 
+PROJECT = Path(__file__).resolve().parents[2]  # the clone whose package is published
 PYTHON_VERSION = "3.11"  # what repo2docker installs; pyproject.toml asks for 3.11 or later
 WHEELS = "wheels"
 SOLUTION_MARK = 'class="solution'  # sphinx-exercise's solution boxes, in an instructors' build
@@ -50,7 +51,7 @@ data sets are downloaded and checked on first use. Binder builds the same enviro
 
 def publish(root, out, make_wheel=None) -> dict[str, Path]:
     """Write out/site and out/student-materials from root's built book and student notebooks;
-    make_wheel(root, folder) writes the package's wheel into folder (default: build_wheel).
+    make_wheel(folder) writes the package's wheel into folder (default: build_wheel).
     Return the two folders."""
     root, out = Path(root), Path(out)
     html = root / "_build" / "html"
@@ -83,17 +84,25 @@ def publish(root, out, make_wheel=None) -> dict[str, Path]:
             target = folder / name / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
-    wheel = (make_wheel or build_wheel)(root, folder / WHEELS)
+    wheel = (make_wheel or build_wheel)(folder / WHEELS)
     (folder / "requirements.txt").write_text(f"./{WHEELS}/{wheel.name}\n")
     (folder / "runtime.txt").write_text(f"python-{PYTHON_VERSION}\n")
     (folder / "README.md").write_text(STUDENT_README.format(python=PYTHON_VERSION, wheels=WHEELS))
     return {"site": site, "materials": folder}
 
 
-def build_wheel(root, folder) -> Path:
-    """Build the wheel of the package at root into folder (pip; no dependencies); return it."""
+def build_wheel(folder) -> Path:
+    """Build the wheel of this package, from the clone it runs from, into folder (pip, no
+    dependencies); return it."""
+    if not (PROJECT / "pyproject.toml").is_file():
+        raise ValueError(
+            f"cnnbook runs from {PROJECT}, which is not a clone of the project; run `cnnbook "
+            "publish` from a clone's environment (make publish does)"
+        )
     command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
-    subprocess.run([*command, "--wheel-dir", str(folder), str(root)], check=True)
+    result = subprocess.run([*command, "--wheel-dir", str(folder), str(PROJECT)])
+    if result.returncode != 0:
+        raise ValueError(f"pip could not build the wheel of {PROJECT}; its output is above")
     (wheel,) = Path(folder).glob("cnnbook-*.whl")
     return wheel
 
