@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-.PHONY: book book-full test lab lab-instructor reproduce bench assignments book-instructor
+.PHONY: book book-full test lab lab-instructor reproduce bench assignments book-instructor \
+	publish
 
 $(INSTALLED): pyproject.toml jupyterlab-overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,13 +16,17 @@ $(INSTALLED): pyproject.toml jupyterlab-overrides.json
 	@mkdir -p $(LAB_SETTINGS) && cp jupyterlab-overrides.json $(LAB_SETTINGS)/overrides.json
 	@touch $@
 
+# Each chapter page links its exercise notebook, which `cnnbook assign --students-only` writes
+# first (seconds: it runs no chapter) to _build/assignments/student/.
 book: $(INSTALLED)
+	$(BIN)/cnnbook assign --students-only
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "The book ($${CNNBOOK_MODE:-quick} mode) is at $(CURDIR)/_build/html/index.html"
 
 # The full-mode book, the online edition, in its own folder: it trains through the model cache,
 # so after `make reproduce` it reuses every model the reproduction trained (see README.md).
 book-full: $(INSTALLED)
+	$(BIN)/cnnbook assign --students-only
 	CNNBOOK_MODE=full $(BIN)/jupyter-book build --warningiserror --keep-going \
 		--path-output _build/full .
 	@echo "The full-mode book is at $(CURDIR)/_build/full/_build/html/index.html"
@@ -40,6 +45,13 @@ lab-instructor: $(INSTALLED)
 # (_build/assignments/grading/), generated from the chapters; see README.md, "Exercises".
 assignments: $(INSTALLED)
 	$(BIN)/cnnbook assign
+
+# Ready to push, nothing pushed: the students' site (_build/publish/site/) and the student
+# materials (_build/publish/student-materials/: notebooks, checks, the environment for Binder),
+# from the students' book built after the full assign step; see README.md, "Publishing".
+publish: assignments
+	$(BIN)/jupyter-book build --warningiserror --keep-going .
+	$(BIN)/cnnbook publish
 
 # The book with every exercise's solution and checks, for instructors, in its own folder.
 book-instructor: $(INSTALLED)

@@ -3,6 +3,7 @@ imported only when asked for (so ``cnnbook reproduce`` never imports the grader)
 
     cnnbook assign      write the students' exercise notebooks and the grading bundles
     cnnbook grade DIR   grade a folder of notebooks: scores.csv and feedback/
+    cnnbook publish     the students' site and student materials, ready to push
     cnnbook reproduce   train the notes' models in full mode (the reproduction report)
     cnnbook bench       time one training epoch: the book, plain Keras, plain PyTorch
 
@@ -15,6 +16,7 @@ import sys
 TOOLS = {
     "assign": "cnnbook.course.assignments",
     "grade": "cnnbook.course.grading",
+    "publish": "cnnbook.course.publish",
     "reproduce": "cnnbook.lab.reproduce",
     "bench": "cnnbook.lab.bench",
 }

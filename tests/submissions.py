@@ -5,6 +5,7 @@ assign` writes: answered with the reference, left blank, or with some answer cel
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -285,3 +286,39 @@ def attacks(answers, secret, separately=False):
         "memory-children": {1: guarded(CHILDREN, "allocated", answers[1])},
         "tmpfs-filler": {1: guarded(FILL, "filled", answers[1])},
     }
+
+
+def solution_lines(exercise, exercises):
+    """The lines of an exercise's reference answers that a student's file must not hold (those
+    that the chapter's tasks, given cells and public checks do not show anyway)."""
+    shown = "\n".join(
+        text
+        for other in exercises
+        for text in [other.prompt, *other.public_checks, *(c.source for c in other.given)]
+    )
+    lines, inside = [], False
+    for cell in exercise.solution:
+        for line in cell.source.splitlines():
+            if "# END SOLUTION" in line:
+                inside = False
+            if line.rstrip().endswith("# SOLUTION"):
+                lines.append(line.removesuffix("# SOLUTION").strip())
+            elif inside and len(line.strip()) > 25:
+                lines.append(line.strip())
+            if "# BEGIN SOLUTION" in line:
+                inside = True
+    return [line for line in lines if line not in shown]
+
+
+def file_texts(folder):
+    """(path, text) of every file under folder, and of every member of its zip files (the
+    exercise downloads, wheels) as 'path!member': what a leak test scans."""
+    for path in sorted(Path(folder).rglob("*")):
+        if not path.is_file():
+            continue
+        yield path, path.read_bytes().decode("utf-8", "replace")
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    text = archive.read(member).decode("utf-8", "replace")
+                    yield f"{path}!{member}", text

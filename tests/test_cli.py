@@ -1,4 +1,4 @@
-"""The cnnbook command hands reproduce and bench their own options."""
+"""The cnnbook command hands reproduce, bench and publish their own options."""
 
 import pytest
 
@@ -11,7 +11,7 @@ def test_reproduce_list_shows_every_model(capsys):
     assert [line.split()[0] for line in lines] == list(recipes.RECIPES)
 
 
-@pytest.mark.parametrize("program", ["reproduce", "bench"])
+@pytest.mark.parametrize("program", ["reproduce", "bench", "publish"])
 def test_programs_bring_their_own_help(program, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main([program, "--help"])

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 from nbclient import NotebookClient
-from submissions import MYST_HEADER, ROOT, TROUBLE_CHAPTER, reference_answers, submission
+from submissions import (
+    MYST_HEADER,
+    ROOT,
+    TROUBLE_CHAPTER,
+    file_texts,
+    reference_answers,
+    solution_lines,
+    submission,
+)
 
 from cnnbook import exercises
 from cnnbook.book import sphinx_extension, toc
@@ -88,33 +96,11 @@ def test_the_bundle_holds_every_check_of_the_chapter(assigned, chapter):
         ]
 
 
-def solution_lines(exercise, exercises):
-    """The lines of an exercise's reference answers that a student's file must not hold (those
-    that the chapter's tasks, given cells and public checks do not show anyway)."""
-    shown = "\n".join(
-        text
-        for other in exercises
-        for text in [other.prompt, *other.public_checks, *(c.source for c in other.given)]
-    )
-    lines, inside = [], False
-    for cell in exercise.solution:
-        for line in cell.source.splitlines():
-            if "# END SOLUTION" in line:
-                inside = False
-            if line.rstrip().endswith("# SOLUTION"):
-                lines.append(line.removesuffix("# SOLUTION").strip())
-            elif inside and len(line.strip()) > 25:
-                lines.append(line.strip())
-            if "# BEGIN SOLUTION" in line:
-                inside = True
-    return [line for line in lines if line not in shown]
-
-
 def test_the_student_materials_hold_no_solutions_and_no_hidden_checks(assigned):
     for bundle in sorted((assigned / "grading").iterdir()):
         chapter = ROOT / "chapters" / f"{bundle.name}.md"
         student = assigned / "student" / bundle.name
-        text = "\n".join(path.read_text() for path in student.rglob("*") if path.is_file())
+        text = "\n".join(text for _, text in file_texts(student))
         assert "SOLUTION" not in text
         exercises = assignments.read_exercises(chapter)
         for exercise in exercises:
@@ -279,10 +265,8 @@ def test_the_book_shows_solutions_only_in_the_instructor_build(tmp_path):
     instructors_site = build_small_book(tmp_path / "instructors", solutions=True)
     students = (students_site / "page.html").read_text()
     instructors = (instructors_site / "page.html").read_text()
-    for path in students_site.rglob("*"):  # downloads, sources, search index: every file
-        if path.is_file():
-            text = path.read_bytes().decode("utf-8", "replace")
-            assert "math.sqrt(2)" not in text and "check_exactly" not in text, path
+    for path, text in file_texts(students_site):  # downloads, sources, search index, zips
+        assert "math.sqrt(2)" not in text and "check_exactly" not in text, path
     assert (students_site / "_sources" / "page.md").is_file()  # the download, stripped
     assert "check_exactly" in (instructors_site / "_sources" / "page.md").read_text()
     for page in (students, instructors):

@@ -24,6 +24,10 @@ on those inputs are what the checks see. For a chapter NN_name it writes
 - ``grading/NN_name/``: the reference notebook with the solutions, and ``questions.json``: each
   exercise's label, title, points, checks (public and hidden, with their source) and the
   recorded inputs. It never enters the grading sandbox.
+
+``assign --students-only`` writes ``student/`` alone, without running the reference notebook
+(seconds, not minutes): ``make book`` does so before building, and the book links each chapter's
+student notebook (`cnnbook.book.materials`).
 """
 
 import argparse
@@ -133,8 +137,9 @@ def master_notebook(chapter) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
 
-def assign(root, out, chapters=None) -> list[str]:
-    """Write the notebook and bundle of each chapter (default: all); return the ones written."""
+def assign(root, out, chapters=None, students_only=False) -> list[str]:
+    """Write the notebook and bundle of each chapter (default: all; only the notebook if
+    students_only); return the ones written."""
     root, out = Path(root), Path(out)
     paths = toc.chapters(root) if chapters is None else [_chapter_path(root, c) for c in chapters]
     written = []
@@ -142,12 +147,12 @@ def assign(root, out, chapters=None) -> list[str]:
         if not read_exercises(path):
             print(f"{path.relative_to(root)}: no exercises, skipped")
             continue
-        _assign_chapter(path, out)
+        _assign_chapter(path, out, students_only)
         written.append(path.stem)
     return written
 
 
-def _assign_chapter(path: Path, out: Path) -> None:
+def _assign_chapter(path: Path, out: Path, students_only: bool) -> None:
     """Run otter assign on one chapter and lay its output out under out/."""
     name = path.stem
     with tempfile.TemporaryDirectory(prefix="cnnbook-assign-") as scratch:
@@ -156,9 +161,14 @@ def _assign_chapter(path: Path, out: Path) -> None:
         otter.assign.main(str(master), str(Path(scratch) / "dist"), no_pdfs=True)
         dist = Path(scratch) / "dist"
         exercises = read_exercises(path)
+        student, grading = out / "student" / name, out / "grading" / name
+        if students_only:
+            shutil.rmtree(student, ignore_errors=True)
+            shutil.copytree(dist / "student", student)
+            print(f"{name}: {len(exercises)} exercises -> {student}")
+            return
         reference = dist / "autograder" / f"{name}.ipynb"
         manifest = {"chapter": name, "questions": _calibrate(path, reference, exercises)}
-        student, grading = out / "student" / name, out / "grading" / name
         for folder in (student, grading):
             shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(dist / "student", student)
@@ -434,12 +444,19 @@ def main(argv=None):
     )
     parser.add_argument("--book", default=".", help="the book's root folder (default: .)")
     parser.add_argument("--out", help="where to write (default: BOOK/_build/assignments)")
+    parser.add_argument(
+        "--students-only",
+        action="store_true",
+        help="write the student notebooks only, without running the reference answers or "
+        "writing the grading bundles (what `make book` links)",
+    )
     args = parser.parse_args(argv)
     try:
         assign(
             args.book,
             args.out or Path(args.book) / "_build" / "assignments",
             args.chapters or None,
+            args.students_only,
         )
     except ValueError as error:
         parser.exit(2, f"cnnbook assign: {error}\n")
