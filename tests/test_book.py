@@ -6,12 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
+from submissions import file_texts, solution_lines
 
-from cnnbook.book import toc
+from cnnbook.book import sphinx_extension, toc
+from cnnbook.course import assignments
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -42,7 +45,13 @@ def toc_pages():
 
 @pytest.fixture(scope="module")
 def book():
-    """Build the book (chapters executed in the current mode) and return its HTML folder."""
+    """Build the book as `make book` does (the student notebooks first, for the pages' download
+    boxes; the chapters executed in the current mode) and return its HTML folder."""
+    cnnbook = Path(sys.executable).parent / "cnnbook"
+    result = subprocess.run(
+        [str(cnnbook), "assign", "--students-only"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
         [str(jupyter_book), "build", "--warningiserror", "--keep-going", str(ROOT)],
@@ -96,6 +105,33 @@ def test_chapters_show_their_exercises_but_not_the_solutions(book):
         assert html.count('class="exercise admonition"') >= 3, f"{page} shows too few exercises"
         assert 'class="solution' not in html, f"{page} shows a solution in the students' book"
         assert "SOLUTION" not in html, f"{page} shows an answer cell in the students' book"
+
+
+def test_chapters_link_their_exercise_notebook_as_one_zip(book):
+    for chapter in toc.chapters(ROOT):
+        page = chapter.relative_to(ROOT).with_suffix("").as_posix()
+        html = (book / f"{page}.html").read_text()
+        link = f'href="../exercises/{chapter.stem}.zip"'
+        assert sphinx_extension.BOX_CLASS in html and link in html, f"{page}: no download box"
+        with zipfile.ZipFile(book / "exercises" / f"{chapter.stem}.zip") as archive:
+            names = archive.namelist()
+        assert f"{chapter.stem}/{chapter.stem}.ipynb" in names, names
+
+
+def test_nothing_the_students_book_serves_holds_a_solution_or_a_hidden_check(book):
+    texts = [  # pages, sources, search index, the zips' notebooks and checks; not the themes
+        (str(path), text)
+        for path, text in file_texts(book)
+        if "_static" not in Path(str(path)).relative_to(book).parts
+    ]
+    assert any(".zip!" in path for path, _ in texts)
+    for chapter in toc.chapters(ROOT):
+        exercises = assignments.read_exercises(chapter)
+        for exercise in exercises:
+            secrets = solution_lines(exercise, exercises)
+            secrets += [check.splitlines()[0] for check in exercise.hidden_checks]
+            leaks = [(path, leak) for path, text in texts for leak in secrets if leak in text]
+            assert leaks == [], f"{chapter.name}, {exercise.label}: {leaks[:5]}"
 
 
 def test_chapters_and_their_exercises_are_numbered(book):

@@ -44,9 +44,10 @@ def remember(source, outputs, seconds, root, mode):
     executed = [cell.source for cell in jupytext.read(source).cells if cell.cell_type == "code"]
     if [cell.source for cell in cells] != executed or len(cells) != len(outputs):
         return False
-    for cell, cell_outputs in zip(cells, outputs):
+    for cell, cell_outputs in zip(cells, outputs, strict=True):
         cell.outputs = [NotebookNode(output) for output in cell_outputs]
     cache = get_cache(str(cache_path(Path(root) / "_build" / "html", mode)))
-    bundle = CacheBundleIn(notebook, str(Path(source).resolve()), data={"execution_seconds": seconds})
+    uri, data = str(Path(source).resolve()), {"execution_seconds": seconds}
+    bundle = CacheBundleIn(notebook, uri, data=data)
     cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
     return True
