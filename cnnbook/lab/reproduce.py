@@ -318,6 +318,12 @@ def _reproduce_chapter(name, mode_name, path):
     chapter = chapter_results.FOLDER / f"{name}.md"
     print(f"{name}: running the chapter in {mode_name} mode ...", flush=True)
     notebook, facts = chapter_results.execute(chapter, mode_name)
+    _record_chapter(name, notebook, facts, path)
+    print(f"{name}: done in {_duration(facts['wall_seconds'])}", flush=True)
+
+
+def _record_chapter(name, notebook, facts, path):
+    """Put what the executed notebook of chapter name glues, and facts, into the results."""
     entry = chapter_results.record(name, chapter_results.harvest(notebook, name), facts)
     with _locked(path):
         results = read(path)
@@ -328,7 +334,6 @@ def _reproduce_chapter(name, mode_name, path):
             if e["status"] == "done"
         ]
         write(results, path)
-    print(f"{name}: done in {_duration(facts['wall_seconds'])}", flush=True)
 
 
 def _locked(path):
