@@ -163,14 +163,15 @@ def execute(chapter, mode_name="full", timeout=None):
     """Run a chapter's notebook in mode_name; returns (the executed notebook, the run's facts).
 
     The facts: mode, wall_seconds (the whole notebook), machine (with the load average when it
-    started), versions and finished (UTC). Cells keep nbclient's timings in their metadata.
+    started), versions (with the cnnbook commit it started from) and finished (UTC). Cells
+    keep nbclient's timings in their metadata.
     """
     import jupytext
     from nbclient import NotebookClient
 
     chapter = Path(chapter)
     notebook = jupytext.read(chapter)
-    machine = provenance.describe()
+    machine, versions = provenance.describe(), provenance.report_versions()  # what ran
     previous = os.environ.get("CNNBOOK_MODE")
     os.environ["CNNBOOK_MODE"] = mode_name  # the kernel inherits this process's environment
     try:
@@ -192,7 +193,7 @@ def execute(chapter, mode_name="full", timeout=None):
         "mode": mode_name,
         "wall_seconds": wall,
         "machine": machine,
-        "versions": provenance.report_versions(),
+        "versions": versions,
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     return notebook, facts
