@@ -259,7 +259,8 @@ def _parser():
     """The command line of `cnnbook reproduce`."""
     parser = argparse.ArgumentParser(
         prog="cnnbook reproduce",
-        description="Train the notes' MNIST models in full mode and write the results table.",
+        description="Train the notes' MNIST models in full mode, or run chapters 7-13 in full "
+        "mode (--chapter), and write the results report.",
     )
     parser.add_argument(
         "--model",
