@@ -7,9 +7,10 @@ executes chapters/09_pretrained.md (jupytext, then nbclient, in the chapter's fo
 CNNBOOK_MODE=full), reads the values the chapter glues under the names `CHAPTERS` declares for
 it, and records them, with the run's wall time, machine, versions and load average, under
 "chapters" in data/reproduction.json; `markdown` renders them for the report, a section per
-chapter, the source's figure beside a result where there is one. The chapters train through
-the model cache where a result is expensive, so a rerun, or a full-mode book build after the
-run, loads those results instead of training again.
+chapter, the source's figure beside a result where there is one. Chapters 7, 12 and 13 keep
+their trained models and comparisons in the model cache, so a rerun, or a full-mode book build
+after the run, loads them instead of training again; chapters 8 and 9 train in view and train
+again (chapter 9 caches only its base's features).
 """
 
 import ast
