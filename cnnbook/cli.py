@@ -4,7 +4,8 @@ imported only when asked for (so ``cnnbook reproduce`` never imports the grader)
     cnnbook assign      write the students' exercise notebooks and the grading bundles
     cnnbook grade DIR   grade a folder of notebooks: scores.csv and feedback/
     cnnbook publish     the students' site and student materials, ready to push
-    cnnbook reproduce   train the notes' models in full mode (the reproduction report)
+    cnnbook reproduce   train the notes' models, or run a chapter, in full mode (the
+                        reproduction report)
     cnnbook bench       time one training epoch: the book, plain Keras, plain PyTorch
 
 ``cnnbook TOOL --help`` lists a tool's options.

@@ -25,6 +25,9 @@ BASES_PER_MARKER = 2_000  # the chromosome's length per marker asked for
 MINOR_ALLELE_FREQUENCY = 0.05  # markers whose rarer allele is rarer than this are dropped
 RIDGE_ALPHAS = np.logspace(-1, 5, 13)  # penalties RidgeCV chooses from, inside each fold
 BATCH_SIZE = 32
+LEARNING_RATE = 1e-4  # Adam's default, 1e-3, can silence every ReLU unit: a constant predictor
+VALIDATION_SHARE = 0.2  # of the training individuals, held out to decide when to stop
+PATIENCE = 5  # epochs without a lower validation loss before training stops
 MODELS = ("ridge", "dense", "cnn")
 
 
@@ -150,9 +153,20 @@ def cnn_1d(markers):
 
 
 def compile_and_fit(model, x, y, epochs):
-    """Compile model for regression (mean squared error, Adam) and train it on (x, y)."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="mse")
-    model.fit(x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=0)
+    """Compile model for regression (mean squared error, Adam) and train it on (x, y) for at
+    most epochs: training stops when the loss on the last VALIDATION_SHARE of (x, y) has not
+    fallen for PATIENCE epochs, and the weights of the epoch with the lowest are kept."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE), loss="mse")
+    stop = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+    model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        validation_split=VALIDATION_SHARE,
+        callbacks=[stop],
+        verbose=0,
+    )
     return model
 
 

@@ -2,6 +2,7 @@
 the non-additive share they are asked for, the CNN's shapes counted by hand, and the
 cross-validation against scikit-learn."""
 
+import keras
 import numpy as np
 import pytest
 from scipy import stats
@@ -116,3 +117,23 @@ def test_correlation_is_pearsons_and_zero_for_a_constant_prediction():
         stats.pearsonr(predicted, observed).statistic
     )
     assert genomics.correlation(np.full(50, 0.3), observed) == 0.0
+
+
+def test_training_stops_early_and_keeps_the_best_epochs_weights():
+    """On noise the validation loss soon stops falling: training stops PATIENCE epochs after
+    its lowest, and the model kept is that epoch's (its loss on the held-out individuals, which
+    Keras takes from the end, is the lowest validation loss)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 20)).astype("float32")
+    y = rng.normal(size=200).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = genomics.compile_and_fit(genomics.dense_network(20), x, y, epochs=200)
+    losses = model.history.history["val_loss"]
+    best = int(np.argmin(losses))
+    assert len(losses) == best + 1 + genomics.PATIENCE < 200
+    held_out = (
+        x[-int(200 * genomics.VALIDATION_SHARE) :],
+        y[-int(200 * genomics.VALIDATION_SHARE) :],
+    )
+    assert model.evaluate(*held_out, verbose=0) == pytest.approx(losses[best], rel=1e-5)
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(genomics.LEARNING_RATE)

@@ -5,6 +5,9 @@
     cnnbook reproduce --model cnn3 --seeds 5
                                       also seeds 1-4: how far runs of a setting spread
     cnnbook reproduce                 train every model
+    cnnbook reproduce --chapter 09_pretrained
+                                      run a chapter of 7-13 in full mode, record what it
+                                      glues (`cnnbook.lab.chapter_results`)
 
 Training goes through the model cache, so an interrupted run resumes where it stopped and a
 model trained once (by this command or a full-mode book build) is not trained again. Each row
@@ -26,6 +29,7 @@ import numpy as np
 from cnnbook import ensemble, mode, recipes, training
 from cnnbook.book import cache, provenance
 from cnnbook.datasets import mnist
+from cnnbook.lab import chapter_results
 
 RESULTS = provenance.ROOT / "data" / "reproduction.json"
 NOT_RUN = "not yet run"
@@ -35,6 +39,15 @@ HEADER = """\
 The notes' MNIST models trained as the notes train them, in full mode (all 60,000 training
 digits, the notes' epochs), each tested on the 10,000 test digits. Written by
 `cnnbook reproduce`; the machines are listed below the table.
+"""
+
+CHAPTERS_HEADER = """\
+## Chapters 7 to 13
+
+Each chapter run whole in full mode by `cnnbook reproduce --chapter NAME`, and the values it
+computes read from the executed notebook. A chapter's wall time is its whole run, shorter where
+the model cache served a model an earlier run had trained; a training's own time, where listed,
+is the one the chapter reports.
 """
 
 
@@ -104,8 +117,18 @@ def rows(results):
 
 
 def markdown(results):
-    """The results as a Markdown page: a title and what it is, then `table`."""
-    return HEADER + "\n" + table(results)
+    """The results as a Markdown page: a title and what it is, then `table`, then the
+    chapters' results (`chapters`) if any chapter has been run."""
+    page = HEADER + "\n" + table(results)
+    if results.get("chapters"):
+        page += "\n" + CHAPTERS_HEADER + "\n" + chapters(results, "### {}")
+    return page
+
+
+def chapters(results, heading="## {}"):
+    """The chapters' full-mode results as Markdown, a section per chapter, each headed
+    heading.format(its title)."""
+    return chapter_results.markdown(results, _describe_machine, _duration, heading)
 
 
 def table(results, with_machines=True):
@@ -195,6 +218,8 @@ def write(results, path=RESULTS):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = {"models": rows(results)}
+    if results.get("chapters"):
+        table["chapters"] = results["chapters"]
     for target, text in (
         (path, json.dumps(table, indent=1, ensure_ascii=False) + "\n"),
         (path.with_suffix(".md"), markdown(table)),
@@ -221,6 +246,10 @@ def main(argv=None):
                 f"{row['notes_figure'] or 'not reported'}"
             )
         return 0
+    if args.chapter:
+        for name in args.chapter:
+            _reproduce_chapter(name, args.mode, path)
+        return 0
     for name in args.model or list(recipes.RECIPES):
         _reproduce(name, mode.SIZES[args.mode], args.seeds, path)
     return 0
@@ -230,7 +259,8 @@ def _parser():
     """The command line of `cnnbook reproduce`."""
     parser = argparse.ArgumentParser(
         prog="cnnbook reproduce",
-        description="Train the notes' MNIST models in full mode and write the results table.",
+        description="Train the notes' MNIST models in full mode, or run chapters 7-13 in full "
+        "mode (--chapter), and write the results report.",
     )
     parser.add_argument(
         "--model",
@@ -244,6 +274,13 @@ def _parser():
         default=1,
         help="train each single model with seeds 0 to SEEDS-1 and report each one's accuracy "
         "(default 1; an ensemble's members are seeds already)",
+    )
+    parser.add_argument(
+        "--chapter",
+        action="append",
+        choices=list(chapter_results.CHAPTERS),
+        help="run this chapter and record the results it glues (repeat for more); "
+        "no model is trained apart",
     )
     parser.add_argument("--list", action="store_true", help="list the models and their status")
     parser.add_argument(
@@ -275,6 +312,29 @@ def _reproduce(name, sizes, seeds, path):
     if "seed_accuracies" in row:
         each = ", ".join(f"{100 * accuracy:.2f}%" for accuracy in row["seed_accuracies"])
         print(f"{name}: seeds 0–{seeds - 1}: {each}", flush=True)
+
+
+def _reproduce_chapter(name, mode_name, path):
+    """Run a chapter in mode_name, put what it glues into the results at path, and say so."""
+    chapter = chapter_results.FOLDER / f"{name}.md"
+    print(f"{name}: running the chapter in {mode_name} mode ...", flush=True)
+    notebook, facts = chapter_results.execute(chapter, mode_name)
+    _record_chapter(name, notebook, facts, path)
+    print(f"{name}: done in {_duration(facts['wall_seconds'])}", flush=True)
+
+
+def _record_chapter(name, notebook, facts, path):
+    """Put what the executed notebook of chapter name glues, and facts, into the results."""
+    entry = chapter_results.record(name, chapter_results.harvest(notebook, name), facts)
+    with _locked(path):
+        results = read(path)
+        others = [e for e in results.get("chapters", []) if e["chapter"] != name]
+        results["chapters"] = [
+            e
+            for e in chapter_results.entries({"chapters": [*others, entry]})
+            if e["status"] == "done"
+        ]
+        write(results, path)
 
 
 def _locked(path):
