@@ -221,8 +221,15 @@ def test_a_chapter_without_exercises_has_none(tmp_path):
             "one function",
         ),
         (EXERCISE.replace(":label: square-root\n", "") + END, "needs a :label:"),
+        (
+            EXERCISE.replace("math.sqrt(2)  #", "math.sqrt(\n    2\n)  #") + PUBLIC + HIDDEN + END,
+            "is not a whole statement; keep a `# SOLUTION` answer on one line",
+        ),
     ],
-    ids=["no-hidden", "no-public", "no-end", "wrong-label", "not-a-function", "no-label"],
+    ids=[
+        *("no-hidden", "no-public", "no-end", "wrong-label", "not-a-function", "no-label"),
+        "answer-spans-lines",
+    ],
 )
 def test_a_malformed_exercise_is_refused_with_the_fix(tmp_path, body, message):
     with pytest.raises(ValueError, match=message):

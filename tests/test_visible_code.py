@@ -9,7 +9,7 @@ rule applies to every page of the table of contents, new chapters included. With
 the order is not checked (a cell that reads a name before binding it fails when run anyway).
 
 The bookkeeping that puts numbers into the prose, ``glue(...)``, is out of view too: no visible
-cell calls it.
+cell calls it. And visible code fits the page's code box: no line is wider than CODE_WIDTH.
 """
 
 import ast
@@ -29,6 +29,10 @@ HIDDEN_TAGS = {"remove-cell", "remove-input"}
 EVERY_PAGE = pytest.mark.parametrize(
     "chapter", toc.chapters(ROOT, appendix=True), ids=lambda path: path.stem
 )
+# The widest line a code box shows without scrolling in a window 1280 pixels wide, at the font
+# size _static/cnnbook.css sets. An otter answer line (`x = ...  # SOLUTION`) is exempt: its
+# marker cannot span lines.
+CODE_WIDTH = 83
 # Names a notebook kernel provides without an import.
 KERNEL_NAMES = set(dir(builtins)) | {"display", "get_ipython", "In", "Out"}
 
@@ -112,6 +116,28 @@ def test_glue_calls_are_out_of_view(chapter):
     )
 
 
+def wide_lines(chapter):
+    """[(cell number, width)] of each visible line wider than CODE_WIDTH."""
+    notebook = jupytext.read(chapter)
+    return [
+        (number, len(line))
+        for number, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and not is_hidden(cell)
+        for line in cell.source.splitlines()
+        if len(line) > CODE_WIDTH and not line.endswith("# SOLUTION")
+    ]
+
+
+@EVERY_PAGE
+def test_visible_code_fits_the_code_box(chapter):
+    lines = wide_lines(chapter)
+    assert not lines, (
+        f"{chapter.name}: visible lines wider than {CODE_WIDTH} characters "
+        f"(cell, width): {lines}; run `ruff format --line-length {CODE_WIDTH}` on the cell "
+        "and split long strings"
+    )
+
+
 def test_a_name_made_in_a_hidden_cell_is_caught(tmp_path):
     chapter = tmp_path / "chapter.md"
     chapter.write_text(
@@ -124,6 +150,12 @@ def test_a_name_made_in_a_hidden_cell_is_caught(tmp_path):
     )
     assert undefined_names(chapter) == [(2, "secret")]
     assert visible_glue_calls(chapter) == []
+    assert wide_lines(chapter) == []
+    chapter.write_text(
+        "```{code-cell} ipython3\n:tags: [remove-cell]\n\nx = '" + "a" * 90 + "'\n```\n\n"
+        "```{code-cell} ipython3\ny = 1  # " + "b" * 80 + "\n```\n"
+    )
+    assert wide_lines(chapter) == [(1, 89)]
 
 
 def test_a_name_defined_later_is_caught(tmp_path):

@@ -380,6 +380,9 @@ def _exercise(fields: dict, chapter: Path) -> Exercise:
     label = fields["label"]
     if not any(cell.cell_type == "code" for cell in fields["solution"]):
         raise ValueError(f"{chapter}: exercise {label!r} has no answer cell in its solution")
+    for cell in fields["solution"]:
+        if cell.cell_type == "code":
+            _check_answer_lines(cell.source, label, chapter)
     for key, tag in (("public_checks", PUBLIC_CHECK), ("hidden_checks", HIDDEN_CHECK)):
         if not fields[key]:
             raise ValueError(
@@ -395,6 +398,21 @@ def _exercise(fields: dict, chapter: Path) -> Exercise:
         public_checks=tuple(fields["public_checks"]),
         hidden_checks=tuple(fields["hidden_checks"]),
     )
+
+
+def _check_answer_lines(source: str, label: str, chapter: Path) -> None:
+    """Refuse a `# SOLUTION` line that is not a whole statement: the student's notebook would
+    keep the rest of a statement that spans lines (`)  # SOLUTION` becomes `...`)."""
+    for line in source.splitlines():
+        if line.rstrip().endswith("# SOLUTION"):
+            try:
+                ast.parse(line.strip())
+            except SyntaxError:
+                raise ValueError(
+                    f"{chapter}: in exercise {label!r}, {line.strip()!r} is not a whole "
+                    "statement; keep a `# SOLUTION` answer on one line, or put a longer one "
+                    "in a function between `# BEGIN SOLUTION` and `# END SOLUTION`"
+                ) from None
 
 
 def _check_source(source: str, label: str, chapter: Path) -> str:
