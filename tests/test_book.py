@@ -125,11 +125,15 @@ def test_nothing_the_students_book_serves_holds_a_solution_or_a_hidden_check(boo
         if "_static" not in Path(str(path)).relative_to(book).parts
     ]
     assert any(".zip!" in path for path, _ in texts)
+    taught = "\n".join(  # what the pages teach, where a line of an answer may appear too
+        sphinx_extension.strip_solutions(chapter.read_text()) for chapter in toc.chapters(ROOT)
+    )
     for chapter in toc.chapters(ROOT):
         exercises = assignments.read_exercises(chapter)
         for exercise in exercises:
             secrets = solution_lines(exercise, exercises)
             secrets += [check.splitlines()[0] for check in exercise.hidden_checks]
+            secrets = [secret for secret in secrets if secret not in taught]
             leaks = [(path, leak) for path, text in texts for leak in secrets if leak in text]
             assert leaks == [], f"{chapter.name}, {exercise.label}: {leaks[:5]}"
 
