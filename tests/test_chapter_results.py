@@ -4,22 +4,13 @@ import json
 
 import nbformat
 import pytest
+from submissions import MYST_HEADER
 
 from cnnbook.lab import chapter_results, reproduce
 
-TINY = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+TINY = (
+    MYST_HEADER
+    + """
 # A tiny chapter
 
 ```{code-cell} ipython3
@@ -36,6 +27,7 @@ glue("r", np.float32(0.5), display=False)
 glue("r_sd", 0.125, display=False)
 ```
 """
+)
 
 TINY_CHAPTER = chapter_results.Chapter(
     "Chapter 99: a tiny chapter",
