@@ -13,7 +13,8 @@ For each submission, in parallel (``jobs``):
 3. the host alone sets the student, the chapter, each score (never above the question's
    points) and each status.
 
-A submission that timed out or failed while others ran is graded once more, alone, before it
+Before the batch, what a grader that was killed left is removed (`sandbox.remove_stale`). A
+submission that timed out or failed while others ran is graded once more, alone, before it
 gets 0. A fault in grading one submission gives that student a "failed" row; the batch goes on.
 
 Output in ``out``: ``scores.csv`` (one row per student and question; the student's real name,

@@ -9,7 +9,9 @@ folders of its own scratch folder. When the grader runs as root (CI does), each 
 ``--jobs`` slots gets its own unprivileged user (`slot_user`) so that nothing in a sandbox runs
 as root, the scratch folder is a tmpfs sized to the memory limit, and, where the kernel's
 cgroups can be written, the whole submission gets one cgroup with its memory (tmpfs included),
-process count and one core of CPU (`Cgroup`).
+process count and one core of CPU (`Cgroup`). Each folder, cgroup and run is named after the
+grader that made it (`owner`), so that what a killed grader left is found and removed, and
+nothing else (`remove_stale`).
 """
 
 import contextlib
