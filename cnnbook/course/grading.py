@@ -126,7 +126,7 @@ def grade(
 
 def _prepare(submissions: Path, bundles, out: Path, jobs, chapter, unsandboxed):
     """Check the arguments and remove what a killed grader left (`sandbox.remove_stale`);
-    return (submissions, refused, bundles, jobs, sandboxed)."""
+    return (found, refused, bundles, jobs, sandboxed): see `find_submissions`."""
     if out.resolve().is_relative_to(submissions.resolve()):
         raise ValueError(f"--out {out} is inside {submissions}; write the grades elsewhere")
     found, refused = find_submissions(submissions)
