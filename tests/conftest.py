@@ -1,6 +1,7 @@
 """Fixtures shared by the exercise and grading tests: the output of `cnnbook assign`, and one
-folder of real submissions made from it (every chapter's reference and blank notebooks, and
-chapter 3's troublesome ones), graded once per test session with `cnnbook grade`.
+folder of real submissions made from it (every chapter's blank notebook, chapter 3's reference
+and troublesome ones), graded once per test session with `cnnbook grade`, two at a time, into
+the output folder of a grader that was killed midway.
 """
 
 import csv
@@ -150,7 +151,8 @@ def write_folder(assigned, folder, out, port, separately=False):
 
 def grade_command(folder, bundles, out):
     """The arguments of `cnnbook grade` for the tests' batches: two at a time, short limits."""
-    return ["grade", folder, "--bundles", bundles, "--out", out, "--jobs", 2]
+    limits = ["--timeout", TIMEOUT, "--memory-gb", MEMORY_GB]
+    return ["grade", folder, "--bundles", bundles, "--out", out, "--jobs", 2, *limits]
 
 
 def kill_a_grader(assigned, folder, out):
@@ -186,13 +188,7 @@ def graded(assigned, host_listener, tmp_path_factory):
         shutil.copy(folder / f"{name}.ipynb", killed)
     stopped = kill_a_grader(assigned, killed, out)
     started = time.monotonic()
-    result = run_cnnbook(
-        *grade_command(folder, assigned / "grading", out),
-        "--timeout",
-        TIMEOUT,
-        "--memory-gb",
-        MEMORY_GB,
-    )
+    result = run_cnnbook(*grade_command(folder, assigned / "grading", out))
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     with open(out / "scores.csv", newline="", encoding="utf-8") as stream:
