@@ -32,29 +32,14 @@ from submissions import (
     submission,
 )
 
-from cnnbook.book import toc
-
 
 @pytest.fixture(scope="session")
 def assigned(tmp_path_factory):
-    """The student notebooks and grading bundles of every chapter, from `cnnbook assign`: half
-    of the chapters in each of two processes at once, as the tests run on two cores."""
+    """The student notebooks and grading bundles of every chapter, from `cnnbook assign`."""
     out = tmp_path_factory.mktemp("assignments")
     started = time.monotonic()
-    chapters = [path.stem for path in toc.chapters(ROOT)]
-    halves = [
-        subprocess.Popen(
-            [*CNNBOOK, "assign", *chapters[half::2], "--out", str(out)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for half in (0, 1)
-    ]
-    for process in halves:
-        output = process.communicate(timeout=1800)[0]
-        assert process.returncode == 0, output
+    result = run_cnnbook("assign", "--out", out)
+    assert result.returncode == 0, result.stdout + result.stderr
     print(f"cnnbook assign: {time.monotonic() - started:.0f} s")
     return out
 

@@ -14,7 +14,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 CNNBOOK = [str(Path(sys.executable).parent / "cnnbook")]  # the installed command
 TROUBLE_CHAPTER = "03_parameters"
-TIMEOUT = 60  # seconds per notebook: four times what one takes with two graded at once
+TIMEOUT = 40  # seconds per notebook: twice the slowest, two at a time on a busy machine
 MEMORY_GB = 3
 # The jupytext header every chapter starts with, for the chapters tests write.
 MYST_HEADER = """---
