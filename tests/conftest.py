@@ -66,11 +66,11 @@ def host_listener():
     server.close()
 
 
-# An endless loop in the kernel and in eight child processes: without a CPU share of its own, it
+# An endless loop in the kernel and in 32 child processes: without a CPU share of its own, it
 # would push the notebooks graded beside it past their time limit.
 CPU_HOG = """\
 import subprocess, sys
-spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(8)]
+spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(32)]
 while True:
     pass
 """
