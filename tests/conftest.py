@@ -1,17 +1,21 @@
 """Fixtures shared by the exercise and grading tests: the output of `cnnbook assign`, and one
-folder of real submissions made from it (every chapter's reference and blank notebooks, and
-chapter 3's troublesome ones), graded once per test session with `cnnbook grade`.
+folder of real submissions made from it (every chapter's blank notebook, chapter 3's reference
+and troublesome ones), graded once per test session with `cnnbook grade`, two at a time, into
+the output folder of a grader that was killed midway.
 """
 
 import csv
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
 import nbformat
 import pytest
 from submissions import (
+    CNNBOOK,
     INTRUDER_CONNECTS,
     INTRUDER_READS,
     INTRUDER_WRITES,
@@ -22,6 +26,7 @@ from submissions import (
     TROUBLE_CHAPTER,
     attacks,
     guarded,
+    leftovers,
     reference_answers,
     run_cnnbook,
     submission,
@@ -61,6 +66,14 @@ def host_listener():
     server.close()
 
 
+# An endless loop in the kernel and in 32 child processes: without a CPU share of its own, it
+# would push the notebooks graded beside it past their time limit.
+CPU_HOG = """\
+import subprocess, sys
+spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(32)]
+while True:
+    pass
+"""
 ODD_NAMES = ["a/b", "a_b", "=HYPERLINK(0)", "x" * 200, "caf\udce9"]  # the last: not UTF-8
 
 
@@ -92,7 +105,7 @@ def write_folder(assigned, folder, out, port, separately=False):
     answers = reference_answers(assigned, TROUBLE_CHAPTER)
     troubles = {
         "exception": {0: "pool_shape = (15, 15, 16)\nconv_parameters = 1 / 0"},
-        "endless-loop": {1: "while True:\n    pass"},
+        "endless-loop": {1: CPU_HOG},  # for its whole time limit, beside the others
         "memory-hog": {1: "hog = [bytearray(2**28) for _ in range(40)]  # 10 GiB, all written"},
         "print-flood": {0: "for _ in range(20):\n    print('x' * 2**20)\n" + answers[0]},
         "intruder": {
@@ -121,26 +134,46 @@ def write_folder(assigned, folder, out, port, separately=False):
     return paths
 
 
+def grade_command(folder, bundles, out):
+    """The arguments of `cnnbook grade` for the tests' batches: two at a time, short limits."""
+    limits = ["--timeout", TIMEOUT, "--memory-gb", MEMORY_GB]
+    return ["grade", folder, "--bundles", bundles, "--out", out, "--jobs", 2, *limits]
+
+
+def kill_a_grader(assigned, folder, out):
+    """Start `cnnbook grade` on folder's endless loop and a file that is no notebook, and kill
+    it (SIGKILL) once it wrote that file's result and runs the loop; return what it left."""
+    process = subprocess.Popen(
+        [*CNNBOOK, *map(str, grade_command(folder, assigned / "grading", out))],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600
+    while not list(out.glob("results/*.json")) or not leftovers(process.pid):
+        assert process.poll() is None and time.monotonic() < deadline, "it never got that far"
+        time.sleep(0.5)
+    time.sleep(1)
+    process.kill()
+    process.wait()
+    time.sleep(1)
+    return {"pid": process.pid, "left": leftovers(process.pid)}
+
+
 @pytest.fixture(scope="session")
 def graded(assigned, host_listener, tmp_path_factory):
-    """One folder of submissions graded by `cnnbook grade`: its paths, CSV rows and wall time."""
+    """One folder of submissions graded by `cnnbook grade`, into the --out of a grader that was
+    killed midway: its paths, CSV rows and wall time, and what the killed one left."""
     base = tmp_path_factory.mktemp("grading")
-    folder, out = base / "submissions", base / "grades"
+    folder, out, killed = base / "submissions", base / "grades", base / "killed"
     folder.mkdir()
     paths = write_folder(assigned, folder, out, host_listener)
+    killed.mkdir()
+    for name in ("endless-loop", "not-a-notebook"):
+        shutil.copy(folder / f"{name}.ipynb", killed)
+    stopped = kill_a_grader(assigned, killed, out)
     started = time.monotonic()
-    result = run_cnnbook(
-        "grade",
-        folder,
-        "--bundles",
-        assigned / "grading",
-        "--out",
-        out,
-        "--timeout",
-        TIMEOUT,
-        "--memory-gb",
-        MEMORY_GB,
-    )
+    result = run_cnnbook(*grade_command(folder, assigned / "grading", out))
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     with open(out / "scores.csv", newline="", encoding="utf-8") as stream:
@@ -154,4 +187,5 @@ def graded(assigned, host_listener, tmp_path_factory):
         "rows": rows,
         "seconds": seconds,
         "log": result.stderr,
+        "killed": stopped,
     }

@@ -3,7 +3,10 @@ core per submission, and no process outliving its run, sandboxed or not.
 """
 
 import os
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 from cnnbook.course import sandbox
 
 LIMITS = sandbox.Limits(timeout=30, memory_gb=1)
+CGROUP_ROOT = sandbox.CGROUP_ROOT
 
 
 def run_inside(code, user, cgroup=None, sandboxed=True):
@@ -100,3 +104,89 @@ def test_the_probe_and_the_command_line_name_no_root_in_the_sandbox():
     prefix = sandbox.bwrap_prefix(Path("/nowhere"), user)
     assert prefix[prefix.index("--") + 1 :][:2] == ["setpriv", f"--reuid={user}"]
     assert ["--ro-bind", "/proc/sys", "/proc/sys"] == prefix[prefix.index("/proc/sys") - 1 :][:3]
+
+
+def dead_grader():
+    """A grader's tag (`sandbox.owner`) naming no running process: this process's id with
+    another start time, as after the grader died and its id was given to another process."""
+    pid, _, started = sandbox.owner().partition("-")
+    return f"{pid}-{int(started) + 1}"
+
+
+def leftover(folder, tag, marker=None, kind="grade"):
+    """A folder named as grader tag's, holding a marker file that says marker (if given)."""
+    path = folder / f"cnnbook-{kind}-{tag}-x{len(list(folder.iterdir()))}"
+    path.mkdir()
+    (path / "answers.json").write_text("{}")
+    if marker is not None:
+        (path / sandbox.OWNER_FILE).write_text(marker)
+    return path
+
+
+def test_only_what_a_killed_grader_made_is_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead, alive = dead_grader(), sandbox.owner()
+    removed = [leftover(tmp_path, dead, dead), leftover(tmp_path, dead, dead, "check")]
+    kept = [
+        leftover(tmp_path, dead),  # no marker
+        leftover(tmp_path, dead, alive),  # the marker names another grader
+        leftover(tmp_path, alive, alive),  # its grader still runs
+        tmp_path / f"cnnbook-gradex-{dead}-x",  # not a name a grader gives
+    ]
+    kept[-1].mkdir()
+    (kept[-1] / sandbox.OWNER_FILE).write_text(dead)
+    linked = tmp_path / "elsewhere"
+    linked.mkdir()
+    (linked / sandbox.OWNER_FILE).write_text(dead)
+    (tmp_path / f"cnnbook-grade-{dead}-link").symlink_to(linked)  # a link is never followed
+    kept += [linked, tmp_path / f"cnnbook-grade-{dead}-link"]
+    fake = leftover(tmp_path, dead)
+    (fake / sandbox.OWNER_FILE).symlink_to(removed[0] / sandbox.OWNER_FILE)  # a linked marker
+    kept.append(fake)
+    if sandbox.is_root():  # a marker that another user wrote
+        kept.append(leftover(tmp_path, dead, dead))
+        os.chown(kept[-1] / sandbox.OWNER_FILE, 12345, 12345)
+    environment = {**os.environ, sandbox.MARKER: f"{dead}-abc"}
+    stray = subprocess.Popen(["sleep", "60"], env=environment)
+    living = subprocess.Popen(["sleep", "60"], env={**environment, sandbox.MARKER: alive + "-a"})
+    try:
+        report = sandbox.remove_stale()
+        assert stray.wait(timeout=10) == -signal.SIGKILL
+        assert living.poll() is None
+    finally:
+        living.kill(), stray.kill()
+    assert [path for path in removed if path.exists()] == []
+    assert [path for path in kept if not os.path.lexists(path)] == []
+    assert {str(path) for path in removed} | {f"process {stray.pid}"} <= set(report)
+
+
+@pytest.mark.skipif(not sandbox.is_root(), reason="mounts and cgroups need root")
+def test_a_killed_graders_mounts_and_cgroups_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead, alive = dead_grader(), sandbox.owner()
+    mounted = leftover(tmp_path, dead, dead)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mounted)], check=True)
+    (mounted / sandbox.OWNER_FILE).write_text(dead)
+    roots = [CGROUP_ROOT, *(CGROUP_ROOT / name for name in sandbox.Cgroup.V1)]
+    stale = [
+        root / f"cnnbook-grade-{dead}-t" for root in roots if (root / "cgroup.procs").is_file()
+    ]
+    try:
+        for folder in stale:
+            folder.mkdir()
+    except OSError:
+        pytest.skip("the kernel's cgroups cannot be written here")
+    living = sandbox.Cgroup(LIMITS)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    for folder in stale:
+        (folder / "cgroup.procs").write_text(str(sleeper.pid))
+    try:
+        report = sandbox.remove_stale()
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL
+        assert [folder for folder in living.folders if not folder.is_dir()] == []
+    finally:
+        sleeper.kill()
+        living.remove()
+    assert not mounted.exists() and f"tmpfs {mounted}" in report
+    assert [folder for folder in stale if folder.exists()] == []
+    assert alive in living.folders[0].name

@@ -198,53 +198,14 @@ def _calibrate(chapter: Path, reference: Path, exercises: list[Exercise]) -> lis
         for exercise in exercises
     ]
     with tempfile.TemporaryDirectory(prefix="cnnbook-calibrate-") as scratch:
-        folder, checks_path = Path(scratch) / "answers", Path(scratch) / "checks.json"
-        checks_path.write_text(json.dumps({q["name"]: q["checks"] for q in questions}))
-        notebook = nbformat.read(reference, as_version=4)
-        cells = []
-        for cell in notebook.cells:
-            if cell.cell_type != "code" or inside.OTTER_INIT in cell.source:
-                continue
-            match = inside.CHECK_CELL.match(cell.source)
-            if match:
-                cell = nbformat.v4.new_code_cell(
-                    '__import__("cnnbook.course.answers", fromlist=["record"]).record('
-                    f"{match.group(1)!r}, {str(checks_path)!r}, globals(), {str(folder)!r})"
-                )
-            cells.append(cell)
-        notebook.cells = cells
-        client = NotebookClient(
-            notebook,
-            timeout=None,
-            allow_errors=True,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(chapter.parent)}},
-        )
-        client.execute()
-        problems = [
-            f"{output['ename']}: {output['evalue']}"
-            for cell in notebook.cells
-            for output in cell.get("outputs", [])
-            if output.get("output_type") == "error"
-        ]
-        for question in questions:
-            recorded = json.loads((folder / f"{question['name']}-record.json").read_text())
-            problems += recorded["failures"]
-            question["names"] = answers.names(question["checks"])
-            question["calls"] = recorded["calls"]
+        folder = Path(scratch) / "answers"
+        problems = _run_reference(chapter, reference, questions, folder)
         if problems:
             raise ValueError(
                 f"{chapter}: the reference answers fail their own checks; fix the answer or the "
                 "check named below\n" + "\n".join(problems)
             )
-        results = checking.check_all({"questions": questions}, folder)
-        for question in questions:
-            outcomes = results[question["name"]]["checks"]
-            for check, outcome in zip(question["checks"], outcomes, strict=True):
-                if not outcome["passed"]:
-                    problems.append(
-                        f"{check['function']}: {outcome['error']} {outcome['message']}"
-                    )
+        problems = _check_export(questions, folder)
         if problems:
             raise ValueError(
                 f"{chapter}: the checks pass on the reference answers but not on the answers "
@@ -252,6 +213,60 @@ def _calibrate(chapter: Path, reference: Path, exercises: list[Exercise]) -> lis
                 "cnnbook/course/assignments.py\n" + "\n".join(problems)
             )
     return questions
+
+
+def _run_reference(chapter: Path, reference: Path, questions: list[dict], folder: Path):
+    """Run the reference notebook, each check cell replaced by a record of its exercise's
+    answers in folder (`answers.record`); add each question's answer names and recorded calls;
+    return the problems: the cells' errors and the checks that failed."""
+    checks_path = folder.parent / "checks.json"
+    checks_path.write_text(json.dumps({q["name"]: q["checks"] for q in questions}))
+    notebook = nbformat.read(reference, as_version=4)
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or inside.OTTER_INIT in cell.source:
+            continue
+        match = inside.CHECK_CELL.match(cell.source)
+        if match:
+            cell = nbformat.v4.new_code_cell(
+                '__import__("cnnbook.course.answers", fromlist=["record"]).record('
+                f"{match.group(1)!r}, {str(checks_path)!r}, globals(), {str(folder)!r})"
+            )
+        cells.append(cell)
+    notebook.cells = cells
+    client = NotebookClient(
+        notebook,
+        timeout=None,
+        allow_errors=True,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(chapter.parent)}},
+    )
+    client.execute()
+    problems = [
+        f"{output['ename']}: {output['evalue']}"
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    for question in questions:
+        recorded = json.loads((folder / f"{question['name']}-record.json").read_text())
+        problems += recorded["failures"]
+        question["names"] = answers.names(question["checks"])
+        question["calls"] = recorded["calls"]
+    return problems
+
+
+def _check_export(questions: list[dict], folder: Path) -> list[str]:
+    """The checks that fail on the reference's export in folder, as the grader runs them."""
+    results = checking.check_all({"questions": questions}, folder)
+    return [
+        f"{check['function']}: {outcome['error']} {outcome['message']}"
+        for question in questions
+        for check, outcome in zip(
+            question["checks"], results[question["name"]]["checks"], strict=True
+        )
+        if not outcome["passed"]
+    ]
 
 
 def _check_entry(source: str, hidden: bool) -> dict:

@@ -13,7 +13,8 @@ For each submission, in parallel (``jobs``):
 3. the host alone sets the student, the chapter, each score (never above the question's
    points) and each status.
 
-A submission that timed out or failed while others ran is graded once more, alone, before it
+Before the batch, what a grader that was killed left is removed (`sandbox.remove_stale`). A
+submission that timed out or failed while others ran is graded once more, alone, before it
 gets 0. A fault in grading one submission gives that student a "failed" row; the batch goes on.
 
 Output in ``out``: ``scores.csv`` (one row per student and question; the student's real name,
@@ -31,7 +32,6 @@ import json
 import os
 import queue
 import re
-import secrets
 import select
 import subprocess
 import sys
@@ -101,7 +101,32 @@ def grade(
 ) -> list[dict]:
     """Grade every file in submissions; write scores.csv and the feedback; return the CSV rows."""
     submissions, out = Path(submissions), Path(out)
-    limits = limits or sandbox.Limits()
+    found, refused, bundles, jobs, sandboxed = _prepare(
+        submissions, bundles, out, jobs, chapter, unsandboxed
+    )
+    started = time.monotonic()
+    batch = Batch(bundles, Output(out), limits or sandbox.Limits(), jobs, sandboxed, chapter)
+    for student, why in refused.items():
+        record = {"student": shown(student), **_record(chapter, "invalid", why, started)}
+        batch.finish(student, record, 0, 0)
+    try:
+        batch.grade_all(found, jobs)
+        again = [s for s in found if batch.records[s]["status"] in RETRIED and jobs > 1]
+        batch.grade_all({student: found[student] for student in again}, 1, "again, alone")
+    finally:
+        batch.close()
+    rows = batch.write_scores()
+    print(
+        f"graded {len(found)} submissions in {time.monotonic() - started:.0f} s: "
+        f"{out / 'scores.csv'} and {out / 'feedback'}/",
+        file=sys.stderr,
+    )
+    return rows
+
+
+def _prepare(submissions: Path, bundles, out: Path, jobs, chapter, unsandboxed):
+    """Check the arguments and remove what a killed grader left (`sandbox.remove_stale`);
+    return (found, refused, bundles, jobs, sandboxed): see `find_submissions`."""
     if out.resolve().is_relative_to(submissions.resolve()):
         raise ValueError(f"--out {out} is inside {submissions}; write the grades elsewhere")
     found, refused = find_submissions(submissions)
@@ -118,35 +143,65 @@ def grade(
             "could read and change every file you can; install it (`sudo apt-get install "
             "bubblewrap`), or pass --no-sandbox to grade without one"
         )
+    removed = sandbox.remove_stale()
+    if removed:
+        print(f"removed what a grader that was killed left: {', '.join(removed)}", file=sys.stderr)
     isolation = "bubblewrap sandbox" if sandboxed else "separate processes, NO SANDBOX"
     print(f"grading {len(found)} submissions, {jobs} at a time; {isolation}", file=sys.stderr)
-    written = Output(out)
-    records = {
-        student: {"student": shown(student), **_record(chapter, "invalid", why, time.monotonic())}
-        for student, why in refused.items()
-    }
-    slots, checkers = queue.Queue(), [Checker() for _ in range(jobs)]
-    for slot in range(jobs):
-        slots.put(slot)
+    return found, refused, bundles, jobs, sandboxed
 
-    def one(path):
-        slot = slots.get()
+
+class Batch:
+    """One run of `grade`: its job slots (each with its own `Checker` and, as root, its own
+    user), the records so far, and the files it writes in --out."""
+
+    def __init__(self, bundles, written, limits, jobs, sandboxed, chapter):
+        self.bundles, self.written, self.limits = bundles, written, limits
+        self.sandboxed, self.chapter, self.records = sandboxed, chapter, {}
+        self.slots, self.checkers = queue.Queue(), [Checker() for _ in range(jobs)]
+        for slot in range(jobs):
+            self.slots.put(slot)
+
+    def grade_all(self, found: dict[str, Path], workers: int, note: str = "") -> None:
+        """Grade found's submissions, workers at a time, recording each as it finishes."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {
+                pool.submit(self._one, student, path, note): student
+                for student, path in found.items()
+            }
+            for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
+                student = futures[future]
+                self.finish(student, _result(student, future, self.chapter), done, len(found))
+
+    def _one(self, student: str, path: Path, note: str) -> dict:
+        if note:
+            print(f"grading {student!r} {note}", file=sys.stderr)
+        slot = self.slots.get()
         try:
-            return grade_notebook(path, bundles, limits, sandboxed, checkers[slot], chapter, slot)
+            return grade_notebook(
+                path,
+                self.bundles,
+                self.limits,
+                self.sandboxed,
+                self.checkers[slot],
+                self.chapter,
+                slot,
+            )
         finally:
-            slots.put(slot)
+            self.slots.put(slot)
 
-    def finish(student, record, done, total):
-        records[student] = record
-        rows = _rows(record, bundles)
+    def finish(self, student: str, record: dict, done: int, total: int) -> None:
+        """Record a student's result and write its files; report the progress."""
+        self.records[student] = record
+        rows = _rows(record, self.bundles)
         stem = file_stem(student)
         try:
-            written.write(f"results/{stem}.json", json.dumps(record, indent=2))
-            written.write(f"feedback/{stem}.md", _feedback(record, rows, bundles))
+            self.written.write(f"results/{stem}.json", json.dumps(record, indent=2))
+            self.written.write(f"feedback/{stem}.md", _feedback(record, rows, self.bundles))
         except (OSError, ValueError) as error:  # one student's files cannot stop the batch
             detail = f"its result could not be written ({type(error).__name__}: {error})"
-            records[student] = {**record, "status": "failed", "detail": detail}
-            rows = _rows(records[student], bundles)
+            self.records[student] = {**record, "status": "failed", "detail": detail}
+            rows = _rows(self.records[student], self.bundles)
         score = sum(row["score"] for row in rows)
         possible = sum(row["max_score"] for row in rows)
         print(
@@ -155,36 +210,24 @@ def grade(
             file=sys.stderr,
         )
 
-    started = time.monotonic()
-    for student in refused:
-        finish(student, records[student], 0, 0)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(one, path): student for student, path in found.items()}
-        for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
-            student = futures[future]
-            finish(student, _result(student, future, chapter), done, len(found))
-    again = [s for s in found if records[s]["status"] in RETRIED and jobs > 1]
-    for done, student in enumerate(again, start=1):
-        print(f"grading {student!r} again, alone", file=sys.stderr)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            future = pool.submit(one, found[student])
-            concurrent.futures.wait([future])
-        finish(student, _result(student, future, chapter), done, len(again))
-    for checker in checkers:
-        checker.close()
-    rows = [row for student in sorted(records) for row in _rows(records[student], bundles)]
-    stream = io.StringIO()
-    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
-    written.write("scores.csv", stream.getvalue())
-    written.finish()
-    print(
-        f"graded {len(found)} submissions in {time.monotonic() - started:.0f} s: "
-        f"{out / 'scores.csv'} and {out / 'feedback'}/",
-        file=sys.stderr,
-    )
-    return rows
+    def write_scores(self) -> list[dict]:
+        """Write scores.csv (and the list of what was written); return its rows."""
+        rows = [
+            row
+            for student in sorted(self.records)
+            for row in _rows(self.records[student], self.bundles)
+        ]
+        stream = io.StringIO()
+        writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
+        self.written.write("scores.csv", stream.getvalue())
+        return rows
+
+    def close(self) -> None:
+        """Stop the checking processes."""
+        for checker in self.checkers:
+            checker.close()
 
 
 def shown(student: str) -> str:
@@ -241,8 +284,7 @@ def grade_notebook(path, bundles, limits, sandboxed, checker, chapter=None, slot
         return _record(chapter, "invalid", problem, started)
     bundle = bundles[chapter]
     plan = {q["name"]: {"names": q["names"], "calls": q["calls"]} for q in bundle["questions"]}
-    with tempfile.TemporaryDirectory(prefix="cnnbook-check-") as private:
-        private = Path(private)
+    with sandbox.owned_folder("check") as private:
         outcome = _run_sandboxed(notebook, chapter, plan, limits, sandboxed, slot, private)
         if outcome is not None:
             return _record(chapter, *outcome, started)
@@ -264,19 +306,10 @@ def _run_sandboxed(notebook, chapter, plan, limits, sandboxed, slot, private):
     (status, detail) when it gave no export."""
     user = sandbox.slot_user(slot) if sandboxed else None  # --no-sandbox: the grader's user
     cgroup = sandbox.Cgroup(limits)
-    run = secrets.token_hex(8)
     with sandbox.scratch_folder(limits, user) as scratch:
         home = scratch / "home"
-        notebook.metadata["kernelspec"] = KERNELSPEC
-        for cell in notebook.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        nbformat.write(notebook, home / f"{chapter}.ipynb")
-        (home / "plan.json").write_text(json.dumps(plan))
         inside = Path(sandbox.SANDBOX_HOME) if sandboxed else home
-        for path in home.iterdir():
-            if user is not None:
-                os.chown(path, user, user)
+        _write_home(home, notebook, chapter, plan, user)
         command = [
             sys.executable,
             "-m",
@@ -289,22 +322,8 @@ def _run_sandboxed(notebook, chapter, plan, limits, sandboxed, slot, private):
         ]
         if sandboxed:
             command = [*sandbox.bwrap_prefix(scratch, user), *command]
-        with open(private / "log.txt", "wb") as log:
-            process = sandbox.start(
-                command,
-                cwd=home,
-                env=sandbox.environment(inside, run),
-                log=log,
-                cgroup=cgroup,
-            )
-            try:
-                process.wait(timeout=limits.timeout)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                sandbox.stop(process, run, user, cgroup)
-        if timed_out:
+        code = _execute(command, home, inside, limits.timeout, user, cgroup, private / "log.txt")
+        if code is None:
             return (
                 "timed out",
                 f"stopped after {limits.timeout:g} s, the time limit for one notebook; look for "
@@ -315,10 +334,39 @@ def _run_sandboxed(notebook, chapter, plan, limits, sandboxed, slot, private):
         except (OSError, answers.Invalid):
             return (
                 "failed",
-                f"the notebook ended (exit code {process.returncode}) without exporting its "
-                "answers: a cell may have ended Python or used up its memory",
+                f"the notebook ended (exit code {code}) without exporting its answers: a cell "
+                "may have ended Python or used up its memory",
             )
     return None
+
+
+def _write_home(home: Path, notebook, chapter: str, plan: dict, user: int | None) -> None:
+    """Put the notebook (outputs cleared) and the plan of its export in the sandbox's home."""
+    notebook.metadata["kernelspec"] = KERNELSPEC
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(notebook, home / f"{chapter}.ipynb")
+    (home / "plan.json").write_text(json.dumps(plan))
+    for path in home.iterdir():
+        if user is not None:
+            os.chown(path, user, user)
+
+
+def _execute(command, home, inside, seconds, user, cgroup, log_path) -> int | None:
+    """Run command in home (inside: home as the command sees it) for up to seconds, its output
+    in log_path, then stop all it started; its exit code, or None if it ran out of time."""
+    run = sandbox.new_run()
+    with open(log_path, "wb") as log:
+        process = sandbox.start(
+            command, cwd=home, env=sandbox.environment(inside, run), log=log, cgroup=cgroup
+        )
+        try:
+            return process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            sandbox.stop(process, run, user, cgroup)
 
 
 def _copy_export(source: Path, target: Path, plan: dict) -> None:
@@ -428,7 +476,8 @@ def _record(chapter, status, detail, started) -> dict:
 
 class Output:
     """The files the grader writes in --out: it replaces or removes only those it wrote before
-    (listed in MANIFEST), never follows a link there, and lists what it wrote when it finishes."""
+    (listed in MANIFEST, which lists each file before it is written, so that a grader killed
+    midway leaves no file the next one would take for the instructor's), never follows a link."""
 
     def __init__(self, folder: Path):
         self.folder, self.written = folder, []
@@ -454,27 +503,28 @@ class Output:
         path.parent.mkdir(exist_ok=True)
         if path.parent.is_symlink():
             raise ValueError(f"{path.parent} is a link; remove it or choose another --out")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         if name in self.written:
             os.unlink(path)
-        try:
-            descriptor = os.open(path, flags, 0o644)
-        except FileExistsError:
+        elif os.path.lexists(path):
             raise ValueError(
                 f"{path} exists and was not written by `cnnbook grade`; move it or choose "
                 "another --out"
-            ) from None
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        if name not in self.written:
+            )
+        else:
             self.written.append(name)
+            self._list()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(path, flags, 0o644), "w", encoding="utf-8") as stream:
+            stream.write(text)
 
-    def finish(self) -> None:
-        """List what was written, so that the next run may replace it."""
-        path = self.folder / MANIFEST
-        if path.is_symlink():
-            path.unlink()
-        path.write_text(json.dumps(self.written, indent=0))
+    def _list(self) -> None:
+        """Replace MANIFEST (never through a link) with the list of what was written."""
+        listing = self.folder / f"{MANIFEST}.new"
+        listing.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(listing, flags, 0o644), "w", encoding="utf-8") as stream:
+            json.dump(self.written, stream, indent=0)
+        os.replace(listing, self.folder / MANIFEST)
 
 
 def positive(text: str) -> float:

@@ -9,15 +9,19 @@ folders of its own scratch folder. When the grader runs as root (CI does), each 
 ``--jobs`` slots gets its own unprivileged user (`slot_user`) so that nothing in a sandbox runs
 as root, the scratch folder is a tmpfs sized to the memory limit, and, where the kernel's
 cgroups can be written, the whole submission gets one cgroup with its memory (tmpfs included),
-process count and one core of CPU (`Cgroup`).
+process count and one core of CPU (`Cgroup`). Each folder, cgroup and run is named after the
+grader that made it (`owner`), so that what a killed grader left is found and removed, and
+nothing else (`remove_stale`).
 """
 
 import contextlib
 import dataclasses
 import os
+import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -47,6 +51,8 @@ FIRST_UID = 1_990_000  # the unprivileged users of the job slots, when the grade
 MAX_PROCESSES = 512  # processes and threads of one submission (a kernel with TensorFlow: ~100)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 MARKER = "CNNBOOK_GRADING_RUN"  # in every graded process's environment, to find strays
+OWNER_FILE = ".cnnbook-grader"  # in each folder a grader makes: the grader (`owner`)
+STALE_NAME = re.compile(r"cnnbook-(grade|check)-(\d+-\d+)-\w+")  # what `owned_folder` names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,31 +170,73 @@ def data_folders() -> list[str]:
     return [str(folder) for _, folder in registry.search_dirs() if folder.is_dir()]
 
 
+def owner() -> str:
+    """This grader as the folders, cgroups and processes it makes name it: its process id and
+    start time, so that a later grader can tell whether it still runs (`remove_stale`)."""
+    return f"{os.getpid()}-{_started(os.getpid())}"
+
+
+def _started(pid: int) -> int | None:
+    """A process's start time (clock ticks after boot), or None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return int(stat.rpartition(")")[2].split()[19])
+
+
+def _alive(tag: str) -> bool:
+    """True when the grader named by tag (see `owner`) still runs."""
+    pid, _, started = tag.partition("-")
+    return _started(int(pid)) == int(started)
+
+
+def new_run() -> str:
+    """A fresh name for one notebook's run, which its processes carry in their environment
+    (MARKER) so that `stop` and `remove_stale` find them all."""
+    return f"{owner()}-{secrets.token_hex(6)}"
+
+
+@contextlib.contextmanager
+def owned_folder(kind: str):
+    """A fresh folder in the temporary folder, named and marked as this grader's (OWNER_FILE),
+    removed when done; one left by a killed grader is removed by `remove_stale`."""
+    folder = Path(tempfile.mkdtemp(prefix=f"cnnbook-{kind}-{owner()}-"))
+    try:
+        _mark(folder)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _mark(folder: Path) -> None:
+    (folder / OWNER_FILE).write_text(owner())
+
+
 @contextlib.contextmanager
 def scratch_folder(limits: Limits, user: int | None):
     """A fresh scratch folder with home/, tmp/ and shm/, owned by user; a tmpfs of the memory
     limit's size when the grader is root, so that files count against that memory."""
-    folder = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
-    mounted = False
-    if is_root():
-        size = f"size={limits.memory_bytes},mode=0700"
-        mounted = (
-            subprocess.run(
-                ["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(folder)], capture_output=True
-            ).returncode
-            == 0
-        )
-    try:
-        for name in WRITABLE:
-            (folder / name).mkdir()
-        if user is not None:
-            for path in (folder, *(folder / name for name in WRITABLE)):
-                os.chown(path, user, user)
-        yield folder
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(folder)], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    with owned_folder("grade") as folder:
+        mounted = is_root() and _mount_tmpfs(folder, limits.memory_bytes)
+        try:
+            _mark(folder)  # inside the tmpfs too
+            for name in WRITABLE:
+                (folder / name).mkdir()
+            if user is not None:
+                for path in (folder, *(folder / name for name in WRITABLE)):
+                    os.chown(path, user, user)
+            yield folder
+        finally:
+            if mounted:
+                subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def _mount_tmpfs(folder: Path, size: int) -> bool:
+    """Mount a tmpfs of size bytes on folder; True if it could be."""
+    options = f"size={size},mode=0700"
+    command = ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)]
+    return subprocess.run(command, capture_output=True).returncode == 0
 
 
 class Cgroup:
@@ -209,7 +257,7 @@ class Cgroup:
     }
 
     def __init__(self, limits: Limits):
-        self.folders, name = [], f"cnnbook-{secrets.token_hex(6)}"
+        self.folders, name = [], f"cnnbook-grade-{owner()}-{secrets.token_hex(6)}"
         values = {"memory": limits.memory_bytes, "processes": MAX_PROCESSES}
         if not is_root():
             return
@@ -253,12 +301,20 @@ class Cgroup:
     def remove(self) -> None:
         """Delete the cgroup (once its processes are gone)."""
         for folder in self.folders:
-            for _ in range(50):
-                try:
-                    folder.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            _remove_cgroup(folder)
+
+
+def _remove_cgroup(folder: Path) -> bool:
+    """Delete a cgroup's folder, waiting up to 5 s for its processes to be gone; True if done."""
+    for _ in range(50):
+        try:
+            folder.rmdir()
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
 
 
 def start(command, *, cwd: Path, env: dict, log, cgroup: Cgroup):
@@ -305,3 +361,93 @@ def stop(process: subprocess.Popen, run: str, user: int | None, cgroup: Cgroup) 
         time.sleep(0.05)
     process.wait()
     cgroup.remove()
+
+
+def remove_stale() -> list[str]:
+    """Remove what graders that were killed (SIGKILL, a crash) left behind; return what was
+    removed: the processes of their runs, their tmpfs mounts, folders and cgroups. Only what a
+    grader made is touched: a name of STALE_NAME's form (a run's marker, for a process) whose
+    grader no longer runs (`owner`: same process id and start time), and for a folder, an
+    OWNER_FILE in it, this user's own and not a link, naming that grader."""
+    cgroups = _stale_cgroups()
+    victims = _stale_processes(cgroups)
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    removed = [f"process {pid}" for pid in sorted(victims)]
+    mounts = _tmpfs_mounts()
+    for folder, tag in _stale_folders():
+        if str(folder) in mounts:
+            unmount = subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+            if unmount.returncode != 0 or not _marked(folder, tag):
+                continue
+            removed.append(f"tmpfs {folder}")
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+    removed += [f"cgroup {folder}" for folder in cgroups if _remove_cgroup(folder)]
+    return removed
+
+
+def _stale_cgroups() -> list[Path]:
+    """The cgroups of graders that no longer run."""
+    found = []
+    for root in [CGROUP_ROOT, *(CGROUP_ROOT / controller for controller in Cgroup.V1)]:
+        with contextlib.suppress(OSError):
+            for folder in root.iterdir():
+                match = STALE_NAME.fullmatch(folder.name)
+                if match and match.group(1) == "grade" and not _alive(match.group(2)):
+                    found.append(folder)
+    return found
+
+
+def _stale_processes(cgroups: list[Path]) -> set[int]:
+    """The processes in those cgroups, and those whose run marker names a grader that no
+    longer runs."""
+    victims = set()
+    for folder in cgroups:
+        with contextlib.suppress(OSError, ValueError):
+            victims |= {int(line) for line in (folder / "cgroup.procs").read_text().split()}
+    for candidate in psutil.process_iter(["environ"]):
+        run = (candidate.info.get("environ") or {}).get(MARKER, "")
+        match = re.fullmatch(r"(\d+-\d+)-\w+", run)
+        if match and not _alive(match.group(1)):
+            victims.add(candidate.pid)
+    return victims - {os.getpid()}
+
+
+def _stale_folders() -> list[tuple[Path, str]]:
+    """(folder, grader) of the folders in the temporary folder that graders that no longer
+    run made (see `owned_folder`)."""
+    found = []
+    for folder in Path(tempfile.gettempdir()).iterdir():
+        match = STALE_NAME.fullmatch(folder.name)
+        if match and not _alive(match.group(2)) and _marked(folder, match.group(2)):
+            found.append((folder, match.group(2)))
+    return found
+
+
+def _marked(folder: Path, tag: str) -> bool:
+    """True when folder (not a link) holds an OWNER_FILE of this user's naming grader tag."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            marker = os.open(OWNER_FILE, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=descriptor)
+        finally:
+            os.close(descriptor)
+    except OSError:
+        return False
+    with os.fdopen(marker, "rb") as stream:
+        status = os.fstat(stream.fileno())
+        ours = stat.S_ISREG(status.st_mode) and status.st_uid == os.geteuid()
+        return ours and stream.read(100) == tag.encode()
+
+
+def _tmpfs_mounts() -> set[str]:
+    """The mount points of the tmpfs file systems this process sees."""
+    points = set()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        mount, _, filesystem = line.partition(" - ")
+        if filesystem.split()[:1] == ["tmpfs"]:
+            point = mount.split()[4]  # a space and the like written \ooo, in octal
+            points.add(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), point))
+    return points
