@@ -324,13 +324,13 @@ def test_grading_refuses_to_run_without_a_sandbox_unless_told(tmp_path, monkeypa
 
 
 def test_the_output_folder_replaces_only_what_the_grader_wrote(tmp_path):
-    out = grading.Output(tmp_path)
+    out = grading.output_folder(tmp_path)
     out.write("results/a-1.json", "{}")  # listed before it is written: no finish() needed
     (tmp_path / "results" / "mine.json").write_text("mine")
-    grading.Output(tmp_path)
+    grading.output_folder(tmp_path)
     assert not (tmp_path / "results" / "a-1.json").exists()
     assert (tmp_path / "results" / "mine.json").read_text() == "mine"
     (tmp_path / "scores.csv").write_text("the instructor's")
     with pytest.raises(ValueError, match="was not written by"):
-        grading.Output(tmp_path).write("scores.csv", "x")
+        grading.output_folder(tmp_path).write("scores.csv", "x")
     assert (tmp_path / "scores.csv").read_text() == "the instructor's"

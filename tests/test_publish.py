@@ -5,6 +5,7 @@ a link opens the notebook on Binder or a JupyterHub; `cnnbook publish` lays out 
 student materials, ready to push. Nothing of it holds a solution or a hidden check.
 """
 
+import json
 import shutil
 import subprocess
 import sys
@@ -161,7 +162,7 @@ def test_nothing_the_students_site_serves_holds_a_solution_or_a_hidden_check(boo
 
 def fake_wheel(folder):
     """Stands in for the package's wheel, which pip builds in a minute, with the network."""
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     wheel = folder / "cnnbook-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"a wheel")
     return wheel
@@ -170,20 +171,29 @@ def fake_wheel(folder):
 def test_publish_writes_the_site_and_the_student_materials(book, tmp_path):
     out = tmp_path / "publish"
     (out / "student-materials" / ".git").mkdir(parents=True)  # the clone the instructor pushes
-    (out / "student-materials" / "99_gone").mkdir()
+    (out / "student-materials" / "LICENSE").write_text("the instructor's")
+    publish.publish(book, out, make_wheel=fake_wheel)
+    stale = out / "student-materials" / "99_gone" / "99_gone.ipynb"  # from an earlier run
+    stale.parent.mkdir()
+    stale.write_text("{}")
+    listing = out / "student-materials" / publish.MANIFEST
+    listing.write_text(json.dumps([*json.loads(listing.read_text()), "99_gone/99_gone.ipynb"]))
     written = publish.publish(book, out, make_wheel=fake_wheel)
     assert written == {"site": out / "site", "materials": out / "student-materials"}
     site, folder = written["site"], written["materials"]
     assert (site / "chapters" / f"{CHAPTER}.html").is_file()
     assert (site / materials.SITE_FOLDER / f"{CHAPTER}.zip").is_file()
     assert sorted(path.name for path in folder.iterdir()) == [
+        ".cnnbook-published.json",
         ".git",
         CHAPTER,
+        "LICENSE",
         "README.md",
         "requirements.txt",
         "runtime.txt",
         "wheels",
     ]
+    assert (folder / "LICENSE").read_text() == "the instructor's"
     assert (folder / NOTEBOOK).is_file() and list((folder / CHAPTER / "tests").glob("*.py"))
     (requirement,) = (folder / "requirements.txt").read_text().split()
     assert (folder / requirement).read_bytes() == b"a wheel"
@@ -194,6 +204,15 @@ def test_publish_writes_the_site_and_the_student_materials(book, tmp_path):
         secrets = solution_lines(exercise, exercises)
         secrets += [check.splitlines()[0] for check in exercise.hidden_checks]
         assert [(str(path), s) for path, text in texts for s in secrets if s in text] == []
+
+
+def test_publish_never_replaces_a_file_it_did_not_write(book, tmp_path):
+    out = tmp_path / "publish"
+    (out / "student-materials").mkdir(parents=True)
+    (out / "student-materials" / "README.md").write_text("the instructor's")
+    with pytest.raises(ValueError, match="README.md exists and was not written by"):
+        publish.publish(book, out, make_wheel=fake_wheel)
+    assert (out / "student-materials" / "README.md").read_text() == "the instructor's"
 
 
 def test_publish_refuses_an_instructors_build(book, tmp_path):

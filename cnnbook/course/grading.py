@@ -41,7 +41,7 @@ from pathlib import Path
 
 import nbformat
 
-from cnnbook.course import answers, feedback, sandbox
+from cnnbook.course import answers, feedback, output, sandbox
 
 CSV_COLUMNS = ["student", "chapter", "question", "score", "max_score", "status", "message"]
 MAX_NOTEBOOK_BYTES = 50 * 2**20
@@ -105,7 +105,9 @@ def grade(
         submissions, bundles, out, jobs, chapter, unsandboxed
     )
     started = time.monotonic()
-    batch = Batch(bundles, Output(out), limits or sandbox.Limits(), jobs, sandboxed, chapter)
+    batch = Batch(
+        bundles, output_folder(out), limits or sandbox.Limits(), jobs, sandboxed, chapter
+    )
     for student, why in refused.items():
         record = {"student": shown(student), **_record(chapter, "invalid", why, started)}
         batch.finish(student, record, 0, 0)
@@ -474,57 +476,17 @@ def _record(chapter, status, detail, started) -> dict:
     }
 
 
-class Output:
-    """The files the grader writes in --out: it replaces or removes only those it wrote before
-    (listed in MANIFEST, which lists each file before it is written, so that a grader killed
-    midway leaves no file the next one would take for the instructor's), never follows a link."""
+def _graders_file(name: str) -> bool:
+    """The names `cnnbook grade` writes in --out."""
+    return (
+        name == "scores.csv"
+        or re.fullmatch(r"(results/[\w-]+\.json|feedback/[\w-]+\.md)", name) is not None
+    )
 
-    def __init__(self, folder: Path):
-        self.folder, self.written = folder, []
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            previous = json.loads(answers.read_capped(folder / MANIFEST, 2**24))
-        except (OSError, ValueError):
-            previous = []
-        for name in previous if isinstance(previous, list) else []:
-            path = folder / str(name)
-            if self._ours(str(name)) and path.is_file() and not path.is_symlink():
-                path.unlink()
 
-    def _ours(self, name: str) -> bool:
-        return (
-            name == "scores.csv"
-            or re.fullmatch(r"(results/[\w-]+\.json|feedback/[\w-]+\.md)", name) is not None
-        )
-
-    def write(self, name: str, text: str) -> None:
-        """Write folder/name, refusing to replace a file the grader did not write."""
-        path = self.folder / name
-        path.parent.mkdir(exist_ok=True)
-        if path.parent.is_symlink():
-            raise ValueError(f"{path.parent} is a link; remove it or choose another --out")
-        if name in self.written:
-            os.unlink(path)
-        elif os.path.lexists(path):
-            raise ValueError(
-                f"{path} exists and was not written by `cnnbook grade`; move it or choose "
-                "another --out"
-            )
-        else:
-            self.written.append(name)
-            self._list()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        with os.fdopen(os.open(path, flags, 0o644), "w", encoding="utf-8") as stream:
-            stream.write(text)
-
-    def _list(self) -> None:
-        """Replace MANIFEST (never through a link) with the list of what was written."""
-        listing = self.folder / f"{MANIFEST}.new"
-        listing.unlink(missing_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        with os.fdopen(os.open(listing, flags, 0o644), "w", encoding="utf-8") as stream:
-            json.dump(self.written, stream, indent=0)
-        os.replace(listing, self.folder / MANIFEST)
+def output_folder(folder: Path) -> output.Output:
+    """The grader's --out: it replaces or removes only the files it wrote (output.Output)."""
+    return output.Output(folder, MANIFEST, "cnnbook grade", ours=_graders_file)
 
 
 def positive(text: str) -> float:

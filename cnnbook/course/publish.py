@@ -12,22 +12,27 @@ pages link their exercise notebooks, `cnnbook.book.materials`) and the student n
   which installs the wheel of this package in ``wheels/`` with its dependencies (the notebooks
   import ``cnnbook`` and ``otter``), and a README for students.
 
-Each folder is emptied first, except a ``.git`` in it, so a clone of the repositories they are
-pushed to can live there. Nothing written holds a solution or a hidden check: the site is the
-students' build and the notebooks are the students' (a site built with solutions is refused).
+In each folder it replaces or removes only the files it wrote there before (listed in
+``.cnnbook-published.json``; `cnnbook.course.output`), so a clone of the repositories they are
+pushed to, with files of the instructor's own, can live there. Nothing written holds a
+solution or a hidden check: the site is the students' build and the notebooks are the
+students' (a site built with solutions is refused).
 """
 
 import argparse
-import shutil
+import posixpath
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from cnnbook.book import materials
+from cnnbook.course import output
 
 PROJECT = Path(__file__).resolve().parents[2]  # the clone whose package is published
 PYTHON_VERSION = "3.11"  # what repo2docker installs; pyproject.toml asks for 3.11 or later
 WHEELS = "wheels"
+MANIFEST = ".cnnbook-published.json"  # in each folder: the files cnnbook publish wrote there
 SOLUTION_MARK = 'class="solution'  # sphinx-exercise's solution boxes, in an instructors' build
 STUDENT_README = """\
 # Exercise notebooks
@@ -77,18 +82,26 @@ def publish(root, out, make_wheel=None) -> dict[str, Path]:
             f"{instructors[0]} shows solutions: this is an instructors' build; build the "
             "students' book (without CNNBOOK_SOLUTIONS=1) and publish again"
         )
-    site, folder = _emptied(out / "site"), _emptied(out / "student-materials")
-    shutil.copytree(html, site, dirs_exist_ok=True)
+    site = output.Output(out / "site", MANIFEST, "cnnbook publish")
+    _copy(html, materials.handed_out(html), site)
+    folder = output.Output(out / "student-materials", MANIFEST, "cnnbook publish")
     for name, source in notebooks.items():
-        for path in materials.handed_out(source):
-            target = folder / name / path.relative_to(source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-    wheel = (make_wheel or build_wheel)(folder / WHEELS)
-    (folder / "requirements.txt").write_text(f"./{WHEELS}/{wheel.name}\n")
-    (folder / "runtime.txt").write_text(f"python-{PYTHON_VERSION}\n")
-    (folder / "README.md").write_text(STUDENT_README.format(python=PYTHON_VERSION, wheels=WHEELS))
-    return {"site": site, "materials": folder}
+        _copy(source, materials.handed_out(source), folder, under=name)
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = (make_wheel or build_wheel)(Path(scratch))
+        _copy(wheel.parent, [wheel], folder, under=WHEELS)
+    folder.write("requirements.txt", f"./{WHEELS}/{wheel.name}\n")
+    folder.write("runtime.txt", f"python-{PYTHON_VERSION}\n")
+    folder.write("README.md", STUDENT_README.format(python=PYTHON_VERSION, wheels=WHEELS))
+    return {"site": site.folder, "materials": folder.folder}
+
+
+def _copy(source: Path, paths, target: output.Output, under: str = "") -> None:
+    """Copy paths (files under source) into target, under the folder named under."""
+    names = {path: posixpath.join(under, path.relative_to(source).as_posix()) for path in paths}
+    target.claim(names.values())
+    for path, name in names.items():
+        target.write(name, path.read_bytes())
 
 
 def build_wheel(folder) -> Path:
@@ -105,19 +118,6 @@ def build_wheel(folder) -> Path:
         raise ValueError(f"pip could not build the wheel of {PROJECT}; its output is above")
     (wheel,) = Path(folder).glob("cnnbook-*.whl")
     return wheel
-
-
-def _emptied(folder: Path) -> Path:
-    """folder, created or emptied of everything but a .git (a clone to push from)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in folder.iterdir():
-        if path.name == ".git":
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    return folder
 
 
 def main(argv=None):
