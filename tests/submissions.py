@@ -2,6 +2,7 @@
 assign` writes: answered with the reference, left blank, or with some answer cells replaced.
 """
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -343,3 +344,29 @@ def file_texts(folder):
                 for member in archive.namelist():
                     text = archive.read(member).decode("utf-8", "replace")
                     yield f"{path}!{member}", text
+
+
+def small_book(folder, page, execute="force"):
+    """Write a one-page book, page.md holding page after the MyST header, with the book's
+    extensions and the given execute_notebooks setting; return page.md's path."""
+    folder.mkdir()
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: page\n")
+    (folder / "_config.yml").write_text(
+        f"title: A page\nexecute:\n  execute_notebooks: {execute}\n"
+        "parse:\n  myst_enable_extensions: [colon_fence, dollarmath]\n"
+        "sphinx:\n  extra_extensions: [sphinx_exercise, cnnbook.book.sphinx_extension]\n"
+    )
+    (folder / "page.md").write_text(MYST_HEADER + page)
+    return folder / "page.md"
+
+
+def build_book(folder, **environment):
+    """Build the book at folder with jupyter-book (environment added); return its HTML folder."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter-book"), "build", "--warningiserror", folder],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return Path(folder) / "_build" / "html"

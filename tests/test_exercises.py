@@ -6,12 +6,8 @@ solutions; and the book shows the exercises, with solutions only in the instruct
 
 import html
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from nbclient import NotebookClient
@@ -19,8 +15,10 @@ from submissions import (
     MYST_HEADER,
     ROOT,
     TROUBLE_CHAPTER,
+    build_book,
     file_texts,
     reference_answers,
+    small_book,
     solution_lines,
     submission,
 )
@@ -238,28 +236,8 @@ def test_a_malformed_exercise_is_refused_with_the_fix(tmp_path, body, message):
 
 def build_small_book(folder, solutions):
     """Build a one-page book with an exercise, with or without solutions; return its HTML."""
-    folder.mkdir()
-    (folder / "_toc.yml").write_text("format: jb-book\nroot: page\n")
-    (folder / "_config.yml").write_text(
-        "title: Exercises\nexecute:\n  execute_notebooks: force\n"
-        "parse:\n  myst_enable_extensions: [colon_fence, dollarmath]\n"
-        "sphinx:\n  extra_extensions: [sphinx_exercise, cnnbook.book.sphinx_extension]\n"
-    )
-    (folder / "page.md").write_text(MYST_HEADER + "# Roots\n" + EXERCISE + PUBLIC + HIDDEN + END)
-    environment = {**os.environ, "CNNBOOK_SOLUTIONS": "1" if solutions else "0"}
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "jupyter-book"),
-            "build",
-            "--warningiserror",
-            str(folder),
-        ],
-        capture_output=True,
-        text=True,
-        env=environment,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return folder / "_build" / "html"
+    small_book(folder, "# Roots\n" + EXERCISE + PUBLIC + HIDDEN + END)
+    return build_book(folder, CNNBOOK_SOLUTIONS="1" if solutions else "0")
 
 
 def text_of(page):
