@@ -44,6 +44,16 @@ class MystNotebookFile(nbval.plugin.IPyNbFile):
     def setup(self):
         self.started = time.perf_counter()
         super().setup()
+        kernel = self.kernel
+
+        def execute(source, allow_stdin=None):
+            """Run a cell as Jupyter and the book do, with history (nbval runs it without), so
+            that a trailing `;` hides its result and the outputs are the book's."""
+            return kernel.kc.execute(
+                source, store_history=True, allow_stdin=allow_stdin, stop_on_error=False
+            )
+
+        kernel.execute_cell_input = execute
 
     def teardown(self):
         super().teardown()

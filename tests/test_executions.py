@@ -2,11 +2,20 @@
 outputs and does not execute the chapter again; a chapter the book reads differently is not
 stored."""
 
-from submissions import build_book, small_book
+import subprocess
+import sys
+
+from submissions import MYST_HEADER, ROOT, build_book, small_book
 
 from cnnbook.book import executions
 
-CELL = '```{code-cell} ipython3\nprint("build" + "-executed")\n```\n'
+
+def code(source):
+    """A MyST code cell."""
+    return f"```{{code-cell}} ipython3\n{source}\n```\n\n"
+
+
+CELL = code('print("build" + "-executed")')
 REMEMBERED = [[{"output_type": "stream", "name": "stdout", "text": "remembered from nbval\n"}]]
 
 
@@ -27,3 +36,18 @@ def test_cells_the_book_reads_differently_are_not_stored(tmp_path):
     )
     assert not executions.remember(page, REMEMBERED, 1.0, page.parent, "quick")
     assert not (executions.cache_path(page.parent / "_build" / "html", "quick")).exists()
+
+
+def test_nbval_runs_cells_as_jupyter_does(tmp_path):
+    # With history, as in Jupyter and the book: `_` is the last result shown, and a trailing
+    # `;` hides a result. nbval alone runs cells without history, and `_` stays empty.
+    cells = ['"shown"', '"hidden";', 'assert _ == "shown", repr(_)']
+    page = tmp_path / "page.md"
+    page.write_text(MYST_HEADER + "# Page\n\n" + "".join(code(cell) for cell in cells))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "conftest", "--nbval-lax", str(page)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
