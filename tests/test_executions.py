@@ -29,13 +29,15 @@ def test_the_build_shows_its_modes_remembered_outputs_instead_of_executing(tmp_p
     assert "build-executed" not in html and "remembered in full mode" not in html
 
 
-def test_cells_the_book_reads_differently_are_not_stored(tmp_path):
+def test_a_chapter_the_book_reads_differently_or_not_its_own_is_not_stored(tmp_path):
     # Inside a colon fence the book sees no code cell; jupytext (and so nbval) sees one.
     page = small_book(
         tmp_path / "book", execute="cache", page="# Page\n\n:::{note}\n" + CELL + ":::\n"
     )
     assert not executions.remember(page, REMEMBERED, 1.0, page.parent, "quick")
-    assert not (executions.cache_path(page.parent / "_build" / "html", "quick")).exists()
+    elsewhere = small_book(tmp_path / "elsewhere", execute="cache", page="# Page\n\n" + CELL)
+    assert not executions.remember(elsewhere, REMEMBERED, 1.0, page.parent, "quick")
+    assert not executions.cache_path(page.parent, "quick").exists()
 
 
 def test_nbval_runs_cells_as_jupyter_does(tmp_path):

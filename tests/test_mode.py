@@ -42,7 +42,6 @@ def test_every_mode_sizes_the_same_data_sets():
 
 
 def test_each_mode_has_its_own_execution_cache(tmp_path):
-    outdir = tmp_path / "_build" / "html"
-    caches = {m: executions.cache_path(outdir, m) for m in mode.SIZES}
+    caches = {m: executions.cache_path(tmp_path, m) for m in mode.SIZES}
     assert len(set(caches.values())) == len(caches)
     assert caches["quick"] == tmp_path / "_build" / ".jupyter_cache" / "quick"

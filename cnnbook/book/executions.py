@@ -1,6 +1,6 @@
 """The book's executed chapters: where a build keeps them, one cache per mode, and how a
-chapter executed elsewhere (by nbval, in `make test`) joins them so the build need not run it
-again.
+chapter executed elsewhere (by nbval in `make test`, by `cnnbook reproduce --chapter` in full
+mode) joins them so the build need not run it again.
 
 The book executes chapters through jupyter-cache (``execute_notebooks: cache``), which finds an
 executed notebook by a hash of its code cells (sources and metadata) and kernel. `remember`
@@ -18,9 +18,10 @@ from myst_parser.config.main import MdParserConfig
 from nbformat import NotebookNode
 
 
-def cache_path(outdir, mode):
-    """Return the jupyter-cache folder for a build into outdir (e.g. _build/html) in mode."""
-    return Path(outdir).parent / ".jupyter_cache" / mode
+def cache_path(root, mode):
+    """Return the jupyter-cache folder of the book at root in mode: one per mode, shared by
+    every build of that book (`make book`, `make book-full` into its own folder)."""
+    return Path(root) / "_build" / ".jupyter_cache" / mode
 
 
 def as_the_book_reads(source, root):
@@ -36,9 +37,11 @@ def remember(source, outputs, seconds, root, mode):
 
     source: the chapter's .md file, in the book at root; outputs: each code cell's outputs in
     order, as nbformat output dicts, from an execution in which no cell failed; seconds: how
-    long it took. Returns False, storing nothing, when the cells the book reads are not the
-    ones executed (so the build executes the chapter itself).
+    long it took. Returns False, storing nothing, for a file outside the book, or when the
+    cells the book reads are not the ones executed (so the build executes the chapter itself).
     """
+    if Path(root).resolve() not in Path(source).resolve().parents:
+        return False
     notebook = as_the_book_reads(source, root)
     cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     executed = [cell.source for cell in jupytext.read(source).cells if cell.cell_type == "code"]
@@ -46,7 +49,7 @@ def remember(source, outputs, seconds, root, mode):
         return False
     for cell, cell_outputs in zip(cells, outputs, strict=True):
         cell.outputs = [NotebookNode(output) for output in cell_outputs]
-    cache = get_cache(str(cache_path(Path(root) / "_build" / "html", mode)))
+    cache = get_cache(str(cache_path(root, mode)))
     uri, data = str(Path(source).resolve()), {"execution_seconds": seconds}
     bundle = CacheBundleIn(notebook, uri, data=data)
     cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)

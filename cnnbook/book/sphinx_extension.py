@@ -64,7 +64,7 @@ def configure(app, config):
     """Point MathJax at the local copy and the notebook cache at the mode's folder."""
     if local_mathjax() is not None:
         config.mathjax_path = f"{MATHJAX_STATIC}/{MATHJAX_ENTRY}"
-    config.nb_execution_cache_path = str(executions.cache_path(app.outdir, config.cnnbook_mode))
+    config.nb_execution_cache_path = str(executions.cache_path(app.srcdir, config.cnnbook_mode))
 
 
 def find_student_notebooks(app, config):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnbook import ensemble, mode, recipes, training
-from cnnbook.book import cache, provenance
+from cnnbook.book import cache, executions, provenance
 from cnnbook.datasets import mnist
 from cnnbook.lab import chapter_results
 
@@ -320,6 +320,9 @@ def _reproduce_chapter(name, mode_name, path):
     print(f"{name}: running the chapter in {mode_name} mode ...", flush=True)
     notebook, facts = chapter_results.execute(chapter, mode_name)
     _record_chapter(name, notebook, facts, path)
+    outputs = [cell.outputs for cell in notebook.cells if cell.cell_type == "code"]
+    if executions.remember(chapter, outputs, facts["wall_seconds"], provenance.ROOT, mode_name):
+        print(f"{name}: the {mode_name}-mode book will show this run", flush=True)
     print(f"{name}: done in {_duration(facts['wall_seconds'])}", flush=True)
 
 
