@@ -13,6 +13,8 @@ from pathlib import Path
 import nbformat
 import psutil
 
+from cnnbook.course import assignments
+
 ROOT = Path(__file__).resolve().parent.parent
 CNNBOOK = [str(Path(sys.executable).parent / "cnnbook")]  # the installed command
 TROUBLE_CHAPTER = "03_parameters"
@@ -330,6 +332,21 @@ def solution_lines(exercise, exercises):
             if "# BEGIN SOLUTION" in line:
                 inside = True
     return [line for line in lines if line not in shown]
+
+
+def leaks(texts, chapter, taught=""):
+    """[(path, line)] for each line of the chapter's answers, and first line of its hidden
+    checks, that a text holds; texts: (path, text) pairs (file_texts); lines in taught (what
+    the pages teach anyway) do not count."""
+    exercises = assignments.read_exercises(chapter)
+    secrets = [
+        secret
+        for exercise in exercises
+        for secret in solution_lines(exercise, exercises)
+        + [check.splitlines()[0] for check in exercise.hidden_checks]
+        if secret not in taught
+    ]
+    return [(str(path), secret) for path, text in texts for secret in secrets if secret in text]
 
 
 def file_texts(folder):

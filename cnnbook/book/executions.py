@@ -4,7 +4,8 @@ mode) joins them so the build need not run it again.
 
 The book executes chapters through jupyter-cache (``execute_notebooks: cache``), which finds an
 executed notebook by a hash of its code cells (sources and metadata) and kernel. `remember`
-stores nbval's outputs under that hash, for the notebook exactly as the book reads it.
+stores an outside execution's outputs under that hash, for the notebook exactly as the book
+reads it.
 """
 
 from pathlib import Path
