@@ -18,7 +18,7 @@ from cnnbook.course import assignments
 ROOT = Path(__file__).resolve().parent.parent
 CNNBOOK = [str(Path(sys.executable).parent / "cnnbook")]  # the installed command
 TROUBLE_CHAPTER = "03_parameters"
-TIMEOUT = 40  # seconds per notebook: twice the slowest, two at a time on a busy machine
+TIMEOUT = 30  # seconds per notebook: twice the slowest (16 s), two at a time
 MEMORY_GB = 3
 # The jupytext header every chapter starts with, for the chapters tests write.
 MYST_HEADER = """---

@@ -18,6 +18,7 @@ from submissions import (
     build_book,
     file_texts,
     reference_answers,
+    run_cnnbook,
     small_book,
     solution_lines,
     submission,
@@ -232,6 +233,24 @@ def test_a_chapter_without_exercises_has_none(tmp_path):
 def test_a_malformed_exercise_is_refused_with_the_fix(tmp_path, body, message):
     with pytest.raises(ValueError, match=message):
         assignments.read_exercises(write_chapter(tmp_path, body))
+
+
+def test_chapters_assigned_side_by_side_report_a_reference_that_fails_its_checks(tmp_path):
+    """Two chapters at a time, each with its own kernel: the good one is written, the bad one
+    named with the check its reference answer fails."""
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n  - file: good\n  - file: bad\n"
+    )
+    for name, answer in (("good", "math.sqrt(2)"), ("bad", "1.5")):
+        body = EXERCISE.replace("math.sqrt(2)", answer) + PUBLIC + HIDDEN + END
+        (tmp_path / f"{name}.md").write_text(MYST_HEADER + f"# {name}\n" + body)
+    result = run_cnnbook("assign", "--book", tmp_path, "--jobs", 2)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "bad.md: the reference answers fail their own checks" in result.stderr
+    assert "check_root" in result.stderr and "check_exactly" in result.stderr
+    questions = tmp_path / "_build" / "assignments" / "grading" / "good" / "questions.json"
+    assert [q["name"] for q in json.loads(questions.read_text())["questions"]] == ["square-root"]
+    assert not (tmp_path / "_build" / "assignments" / "grading" / "bad").exists()
 
 
 def build_small_book(folder, solutions):

@@ -25,15 +25,19 @@ on those inputs are what the checks see. For a chapter NN_name it writes
   exercise's label, title, points, checks (public and hidden, with their source) and the
   recorded inputs. It never enters the grading sandbox.
 
-``assign --students-only`` writes ``student/`` alone, without running the reference notebook
-(seconds, not minutes): ``make book`` does so before building, and the book links each chapter's
-student notebook (`cnnbook.book.materials`).
+Chapters are assigned side by side, one per core (``--jobs``), each reference kernel on sockets
+in its own scratch folder. ``assign --students-only`` writes ``student/`` alone, without running
+the reference notebook (seconds, not minutes): ``make book`` does so before building, and the
+book links each chapter's student notebook (`cnnbook.book.materials`).
 """
 
 import argparse
 import ast
+import concurrent.futures
 import dataclasses
 import json
+import multiprocessing
+import os
 import re
 import shutil
 import tempfile
@@ -45,6 +49,7 @@ import nbformat
 import otter.assign
 import yaml
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 from cnnbook.book import toc
 from cnnbook.course import answers, checking, inside
@@ -137,19 +142,26 @@ def master_notebook(chapter) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
 
-def assign(root, out, chapters=None, students_only=False) -> list[str]:
+def assign(root, out, chapters=None, students_only=False, jobs=None) -> list[str]:
     """Write the notebook and bundle of each chapter (default: all; only the notebook if
-    students_only); return the ones written."""
+    students_only), jobs chapters at a time (default: one per core); return the ones written."""
     root, out = Path(root), Path(out)
     paths = toc.chapters(root) if chapters is None else [_chapter_path(root, c) for c in chapters]
     written = []
     for path in paths:
-        if not read_exercises(path):
+        if read_exercises(path):
+            written.append(path)
+        else:
             print(f"{path.relative_to(root)}: no exercises, skipped")
-            continue
-        _assign_chapter(path, out, students_only)
-        written.append(path.stem)
-    return written
+    jobs = jobs or len(os.sched_getaffinity(0))
+    if jobs < 1:
+        raise ValueError(f"--jobs {jobs} assigns nothing; give 1 or more (default: one per core)")
+    context = multiprocessing.get_context("spawn")  # no state of this process is shared
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        running = [pool.submit(_assign_chapter, path, out, students_only) for path in written]
+        for future in running:
+            future.result()
+    return [path.stem for path in written]
 
 
 def _assign_chapter(path: Path, out: Path, students_only: bool) -> None:
@@ -234,12 +246,15 @@ def _run_reference(chapter: Path, reference: Path, questions: list[dict], folder
             )
         cells.append(cell)
     notebook.cells = cells
+    # Sockets in this scratch folder: chapters assigned side by side never race for a port.
+    sockets = {"transport": "ipc", "ip": str(folder.parent / "kernel")}
     client = NotebookClient(
         notebook,
         timeout=None,
         allow_errors=True,
         kernel_name="python3",
         resources={"metadata": {"path": str(chapter.parent)}},
+        config=Config({"KernelManager": sockets}),
     )
     client.execute()
     problems = [
@@ -483,6 +498,12 @@ def main(argv=None):
         help="write the student notebooks only, without running the reference answers or "
         "writing the grading bundles (what `make book` links)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="chapters to assign at a time, each running its reference notebook "
+        "(default: one per core)",
+    )
     args = parser.parse_args(argv)
     try:
         assign(
@@ -490,6 +511,7 @@ def main(argv=None):
             args.out or Path(args.book) / "_build" / "assignments",
             args.chapters or None,
             args.students_only,
+            args.jobs,
         )
     except ValueError as error:
         parser.exit(2, f"cnnbook assign: {error}\n")
