@@ -32,7 +32,7 @@ book-full: $(INSTALLED)
 	@echo "The full-mode book is at $(CURDIR)/_build/full/_build/html/index.html"
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest --nbval-lax chapters tests
+	$(BIN)/python -m pytest --nbval-lax --durations=25 chapters tests
 
 # Students' notebooks only: the chapters hold the solutions and hidden checks.
 lab: assignments
