@@ -253,6 +253,17 @@ def test_chapters_assigned_side_by_side_report_a_reference_that_fails_its_checks
     assert not (tmp_path / "_build" / "assignments" / "grading" / "bad").exists()
 
 
+def test_a_reference_answer_that_ends_its_kernel_is_named(tmp_path):
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: dead\n")
+    answer = "import os\nroot = os._exit(1)  # SOLUTION"
+    body = EXERCISE.replace("root = math.sqrt(2)  # SOLUTION", answer) + PUBLIC + HIDDEN + END
+    (tmp_path / "dead.md").write_text(MYST_HEADER + "# dead\n" + body)
+    result = run_cnnbook("assign", "--book", tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "dead.md: the kernel died while it ran the reference answers" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def build_small_book(folder, solutions):
     """Build a one-page book with an exercise, with or without solutions; return its HTML."""
     small_book(folder, "# Roots\n" + EXERCISE + PUBLIC + HIDDEN + END)

@@ -49,6 +49,7 @@ import nbformat
 import otter.assign
 import yaml
 from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
 from cnnbook.book import toc
@@ -256,7 +257,13 @@ def _run_reference(chapter: Path, reference: Path, questions: list[dict], folder
         resources={"metadata": {"path": str(chapter.parent)}},
         config=Config({"KernelManager": sockets}),
     )
-    client.execute()
+    try:
+        client.execute()
+    except DeadKernelError:
+        raise ValueError(
+            f"{chapter}: the kernel died while it ran the reference answers; a cell ended "
+            "Python or used up the memory, so run the chapter to find it"
+        ) from None
     problems = [
         f"{output['ename']}: {output['evalue']}"
         for cell in notebook.cells
