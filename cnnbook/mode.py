@@ -67,6 +67,18 @@ class Sizes:
             return notes_epochs
         return min(notes_epochs, self.max_epochs)
 
+    def _repr_pretty_(self, printer, cycle):
+        """In a notebook: one field (and data set) a line, to fit the book's code boxes."""
+        lines = ["Sizes("]
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, dict):
+                items = [f"        {name!r}: {samples!r}," for name, samples in value.items()]
+                lines += [f"    {field.name}={{", *items, "    },"]
+            else:
+                lines.append(f"    {field.name}={value!r},")
+        printer.text("\n".join([*lines, ")"]))
+
 
 SIZES = {
     "quick": Sizes(

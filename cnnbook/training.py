@@ -192,6 +192,8 @@ def _fit_cached(model, x, y, epochs, batch_size, validation_data, description, a
         return model, record
 
     entry = cache.cached(description, compute)
+    if entry.from_cache:
+        _take_names(entry.value, model)
     record = entry.record
     return Trained(
         model=entry.value,
@@ -203,6 +205,14 @@ def _fit_cached(model, x, y, epochs, batch_size, validation_data, description, a
         finished=record.get("finished"),
         machine=record.get("machine"),
     )
+
+
+def _take_names(loaded, built):
+    """Give a model loaded from the cache the model and layer names of built, the same network:
+    names are not in the key, so an entry may have been saved under others (``conv2d_5``)."""
+    loaded.name = built.name
+    for loaded_layer, built_layer in zip(loaded.layers, built.layers, strict=True):
+        loaded_layer.name = built_layer.name
 
 
 def accuracy(model, x, y):

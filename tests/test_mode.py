@@ -1,5 +1,6 @@
 """The quick/full switch: one environment variable, read in one place."""
 
+import IPython.lib.pretty
 import pytest
 
 from cnnbook import mode
@@ -45,3 +46,11 @@ def test_each_mode_has_its_own_execution_cache(tmp_path):
     caches = {m: executions.cache_path(tmp_path, m) for m in mode.SIZES}
     assert len(set(caches.values())) == len(caches)
     assert caches["quick"] == tmp_path / "_build" / ".jupyter_cache" / "quick"
+
+
+@pytest.mark.parametrize("name", sorted(mode.SIZES))
+def test_a_notebook_shows_the_sizes_whole_within_the_code_box(name):
+    text = IPython.lib.pretty.pretty(mode.SIZES[name])
+    assert max(len(line) for line in text.splitlines()) <= 83
+    namespace = {k: getattr(mode, k) for k in ("Sizes", "Samples", "Experiment", "Genomics")}
+    assert eval(text, namespace) == mode.SIZES[name]

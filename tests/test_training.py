@@ -253,3 +253,32 @@ def test_train_model_trains_a_functional_model_once_per_seed(cache_folder):
     assert again.history == first.history and len(first.history["accuracy"]) == 2
     np.testing.assert_array_equal(again.model.predict(x[:3]), first.model.predict(x[:3]))
     assert not np.array_equal(other_seed.model.predict(x[:3]), first.model.predict(x[:3]))
+
+
+def test_a_model_from_the_cache_has_the_names_its_code_gives(cache_folder):
+    """Names are not in the key: an entry saved under Keras' counted names (dense_7) comes back
+    with the names of the code that asks for it now."""
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 5), dtype=np.float32)
+    y = keras.utils.to_categorical(rng.integers(0, 2, 40), 2)
+
+    def compiled(names):
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(5,)),
+                keras.layers.Dense(4, activation="relu", name=names[0]),
+                keras.layers.Dense(2, activation="softmax", name=names[1]),
+            ],
+            name=names[2],
+        )
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+        return model
+
+    saved = training.train_model(
+        lambda: compiled(["dense_7", "dense_8", "sequential_3"]), x, y, 1, 20
+    )
+    named = training.train_model(lambda: compiled(["FC-4", "softmax-2", "small"]), x, y, 1, 20)
+    assert (saved.from_cache, named.from_cache) == (False, True)
+    assert [layer.name for layer in named.model.layers] == ["FC-4", "softmax-2"]
+    assert named.model.name == "small" and named.model.get_layer("FC-4").units == 4
+    np.testing.assert_array_equal(named.model.predict(x[:3]), saved.model.predict(x[:3]))
