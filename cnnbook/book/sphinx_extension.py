@@ -98,7 +98,7 @@ def notebook_box(docname, config) -> nodes.admonition:
     )
     download += nodes.Text(": unzip it and open ")
     download += nodes.literal(text=notebook)
-    download += nodes.Text(" in Jupyter, in the book's Python environment (with its ")
+    download += nodes.Text(" in Jupyter, in the book’s Python environment (with its ")
     download += nodes.literal(text="cnnbook")
     download += nodes.Text(" package); the checks in ")
     download += nodes.literal(text="tests/")
