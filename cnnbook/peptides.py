@@ -77,13 +77,14 @@ def dense_network():
     return keras.Sequential(
         [
             keras.Input(shape=(LENGTH, len(AMINO_ACIDS))),
-            keras.layers.Flatten(),  # the 9 × 20 values as one vector of 180
-            keras.layers.Dense(units=180, activation="relu"),
-            keras.layers.Dropout(rate=0.4),
-            keras.layers.Dense(units=90, activation="relu"),
-            keras.layers.Dropout(rate=0.3),
-            keras.layers.Dense(units=3, activation="softmax"),
-        ]
+            keras.layers.Flatten(name="flatten"),  # 9 × 20 values as one vector
+            keras.layers.Dense(units=180, activation="relu", name="FC-180"),
+            keras.layers.Dropout(rate=0.4, name="dropout0.4"),
+            keras.layers.Dense(units=90, activation="relu", name="FC-90"),
+            keras.layers.Dropout(rate=0.3, name="dropout0.3"),
+            keras.layers.Dense(units=3, activation="softmax", name="softmax-3"),
+        ],
+        name="dense_network",
     )
 
 
@@ -92,16 +93,18 @@ def cnn_2d():
     return keras.Sequential(
         [
             keras.Input(shape=(LENGTH, len(AMINO_ACIDS))),
-            keras.layers.Reshape((LENGTH, len(AMINO_ACIDS), 1)),  # one channel, as an image
-            keras.layers.Conv2D(filters=32, kernel_size=3, activation="relu"),
-            keras.layers.Dropout(rate=0.25),
-            keras.layers.Flatten(),
-            keras.layers.Dense(units=180, activation="relu"),
-            keras.layers.Dropout(rate=0.4),
-            keras.layers.Dense(units=90, activation="relu"),
-            keras.layers.Dropout(rate=0.3),
-            keras.layers.Dense(units=3, activation="softmax"),
-        ]
+            # the 9 × 20 values as an image with one channel
+            keras.layers.Reshape((LENGTH, len(AMINO_ACIDS), 1), name="image"),
+            keras.layers.Conv2D(32, 3, activation="relu", name="conv3-32"),
+            keras.layers.Dropout(rate=0.25, name="dropout0.25"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(units=180, activation="relu", name="FC-180"),
+            keras.layers.Dropout(rate=0.4, name="dropout0.4"),
+            keras.layers.Dense(units=90, activation="relu", name="FC-90"),
+            keras.layers.Dropout(rate=0.3, name="dropout0.3"),
+            keras.layers.Dense(units=3, activation="softmax", name="softmax-3"),
+        ],
+        name="cnn_2d",
     )
 
 
@@ -111,15 +114,16 @@ def cnn_1d():
     return keras.Sequential(
         [
             keras.Input(shape=(LENGTH, len(AMINO_ACIDS))),  # 9 positions, 20 channels
-            keras.layers.Conv1D(filters=32, kernel_size=3, activation="relu"),
-            keras.layers.Dropout(rate=0.25),
-            keras.layers.Flatten(),
-            keras.layers.Dense(units=180, activation="relu"),
-            keras.layers.Dropout(rate=0.4),
-            keras.layers.Dense(units=90, activation="relu"),
-            keras.layers.Dropout(rate=0.3),
-            keras.layers.Dense(units=3, activation="softmax"),
-        ]
+            keras.layers.Conv1D(32, 3, activation="relu", name="conv3-32"),
+            keras.layers.Dropout(rate=0.25, name="dropout0.25"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(units=180, activation="relu", name="FC-180"),
+            keras.layers.Dropout(rate=0.4, name="dropout0.4"),
+            keras.layers.Dense(units=90, activation="relu", name="FC-90"),
+            keras.layers.Dropout(rate=0.3, name="dropout0.3"),
+            keras.layers.Dense(units=3, activation="softmax", name="softmax-3"),
+        ],
+        name="cnn_1d",
     )
 
 
