@@ -5,6 +5,7 @@ stored."""
 import subprocess
 import sys
 
+from jupyter_cache import get_cache
 from submissions import MYST_HEADER, ROOT, build_book, small_book
 
 from cnnbook.book import executions
@@ -27,6 +28,27 @@ def test_the_build_shows_its_modes_remembered_outputs_instead_of_executing(tmp_p
     html = (build_book(page.parent, CNNBOOK_MODE="quick") / "page.html").read_text()
     assert "remembered from nbval" in html
     assert "build-executed" not in html and "remembered in full mode" not in html
+
+
+def test_forgotten_executions_are_executed_again_in_every_mode_but_the_kept(tmp_path):
+    page = small_book(tmp_path / "book", execute="cache", page="# Page\n\n" + CELL)
+    other = page.parent / "other.md"
+    other.write_text(page.read_text().replace("build", "other"))  # another code cell
+    (page.parent / "_toc.yml").write_text(
+        "format: jb-book\nroot: page\nchapters:\n- file: other\n"
+    )
+    for source in (page, other):
+        for mode in ("quick", "full"):
+            assert executions.remember(source, REMEMBERED, 1.0, page.parent, mode)
+    executions.forget(page.parent, [page], kept=[(page, "full")])
+    left = {
+        (record.uri.rpartition("/")[2], mode)
+        for mode in ("quick", "full")
+        for record in get_cache(str(executions.cache_path(page.parent, mode))).list_cache_records()
+    }
+    assert left == {("page.md", "full"), ("other.md", "quick"), ("other.md", "full")}
+    html = (build_book(page.parent, CNNBOOK_MODE="quick") / "page.html").read_text()
+    assert "build-executed" in html and "remembered from nbval" not in html
 
 
 def test_a_chapter_the_book_reads_differently_or_not_its_own_is_not_stored(tmp_path):

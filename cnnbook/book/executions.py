@@ -1,6 +1,7 @@
 """The book's executed chapters: where a build keeps them, one cache per mode, and how a
 chapter executed elsewhere (by nbval in `make test`, by `cnnbook reproduce --chapter` in full
-mode) joins them so the build need not run it again.
+mode) joins them so the build need not run it again, and how executions that quote a file
+which changed since (the reproduction report) are dropped.
 
 The book executes chapters through jupyter-cache (``execute_notebooks: cache``), which finds an
 executed notebook by a hash of its code cells (sources and metadata) and kernel. `remember`
@@ -55,3 +56,18 @@ def remember(source, outputs, seconds, root, mode):
     bundle = CacheBundleIn(notebook, uri, data=data)
     cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
     return True
+
+
+def forget(root, sources, kept=()):
+    """Drop the executions of sources (chapter files) from every mode's cache of the book at
+    root, except kept ((source, mode) pairs): for chapters whose outputs quote a file that has
+    changed, which a cache keyed by the code alone would keep showing."""
+    uris = {str(Path(source).resolve()) for source in sources}
+    kept = {(str(Path(source).resolve()), mode) for source, mode in kept}
+    for folder in sorted(cache_path(root, "*").parent.glob("*")):
+        if not folder.is_dir():
+            continue
+        cache = get_cache(str(folder))
+        for record in cache.list_cache_records():
+            if record.uri in uris and (record.uri, folder.name) not in kept:
+                cache.remove_cache(record.pk)

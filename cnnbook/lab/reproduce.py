@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnbook import ensemble, mode, recipes, training
-from cnnbook.book import cache, executions, provenance
+from cnnbook.book import cache, executions, provenance, toc
 from cnnbook.datasets import mnist
 from cnnbook.lab import chapter_results
 
@@ -246,13 +246,24 @@ def main(argv=None):
                 f"{row['notes_figure'] or 'not reported'}"
             )
         return 0
+    kept = []
     if args.chapter:
         for name in args.chapter:
-            _reproduce_chapter(name, args.mode, path)
-        return 0
-    for name in args.model or list(recipes.RECIPES):
-        _reproduce(name, mode.SIZES[args.mode], args.seeds, path)
+            kept += _reproduce_chapter(name, args.mode, path)
+    else:
+        for name in args.model or list(recipes.RECIPES):
+            _reproduce(name, mode.SIZES[args.mode], args.seeds, path)
+    if Path(path).resolve() == RESULTS.resolve():
+        _forget_quotes(kept)
     return 0
+
+
+def _forget_quotes(kept):
+    """Drop the book's executions of the pages that quote the report, which just changed, but
+    kept ((chapter, mode) pairs this run left there), so the next build shows the new report."""
+    pages = toc.chapters(provenance.ROOT, appendix=True)
+    quoting = [page for page in pages if "reproduce.read(" in page.read_text(encoding="utf-8")]
+    executions.forget(provenance.ROOT, quoting, kept)
 
 
 def _parser():
@@ -315,15 +326,20 @@ def _reproduce(name, sizes, seeds, path):
 
 
 def _reproduce_chapter(name, mode_name, path):
-    """Run a chapter in mode_name, put what it glues into the results at path, and say so."""
+    """Run a chapter in mode_name, put what it glues into the results at path, and say so;
+    return [(chapter, mode_name)] if the book's cache now holds this run, else []."""
     chapter = chapter_results.FOLDER / f"{name}.md"
     print(f"{name}: running the chapter in {mode_name} mode ...", flush=True)
     notebook, facts = chapter_results.execute(chapter, mode_name)
     _record_chapter(name, notebook, facts, path)
     outputs = [cell.outputs for cell in notebook.cells if cell.cell_type == "code"]
-    if executions.remember(chapter, outputs, facts["wall_seconds"], provenance.ROOT, mode_name):
+    remembered = executions.remember(
+        chapter, outputs, facts["wall_seconds"], provenance.ROOT, mode_name
+    )
+    if remembered:
         print(f"{name}: the {mode_name}-mode book will show this run", flush=True)
     print(f"{name}: done in {_duration(facts['wall_seconds'])}", flush=True)
+    return [(chapter, mode_name)] if remembered else []
 
 
 def _record_chapter(name, notebook, facts, path):
