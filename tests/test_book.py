@@ -14,6 +14,7 @@ import yaml
 from submissions import file_texts, leaks
 
 from cnnbook.book import sphinx_extension, toc
+from cnnbook.course import assignments
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -124,8 +125,14 @@ def test_nothing_the_students_book_serves_holds_a_solution_or_a_hidden_check(boo
         if "_static" not in Path(str(path)).relative_to(book).parts
     ]
     assert any(".zip!" in path for path, _ in texts)
-    taught = "\n".join(  # what the pages teach, where a line of an answer may appear too
-        sphinx_extension.strip_solutions(chapter.read_text()) for chapter in toc.chapters(ROOT)
+    taught = "\n".join(  # what the pages and public checks teach, where an answer's line may be
+        [sphinx_extension.strip_solutions(chapter.read_text()) for chapter in toc.chapters(ROOT)]
+        + [
+            check
+            for chapter in toc.chapters(ROOT)
+            for exercise in assignments.read_exercises(chapter)
+            for check in exercise.public_checks
+        ]
     )
     for chapter in toc.chapters(ROOT):
         found = leaks(texts, chapter, taught)
