@@ -5,6 +5,7 @@ import json
 import pytest
 
 from cnnbook import mode, recipes, training
+from cnnbook.book import provenance, toc
 from cnnbook.datasets import mnist
 from cnnbook.lab import reproduce
 
@@ -141,3 +142,22 @@ def test_the_committed_results_are_whole_and_in_step():
             assert row["status"] == "not yet run" and row["test_accuracy"] is None
     markdown = reproduce.RESULTS.with_suffix(".md").read_text()
     assert markdown == reproduce.markdown(results)
+
+
+def test_a_run_makes_the_book_execute_again_only_the_pages_quoting_what_it_changed():
+    own = 'full = chapter_results.values("08_folders", reproduce.read())'
+    assert reproduce.quoted_parts(own) == {"08_folders"}
+    assert reproduce.quoted_parts("rows = reproduce.rows(reproduce.read())") == {
+        reproduce.MODEL_ROWS
+    }
+    everything = {reproduce.MODEL_ROWS, reproduce.CHAPTER_ENTRIES}
+    assert reproduce.quoted_parts("results = reproduce.read()") == everything
+    assert reproduce.quoted_parts("print(1)") == set()
+    # The book's pages: training the MNIST models keeps chapters 7-13's stored runs.
+    parts = {
+        page.stem: reproduce.quoted_parts(page.read_text())
+        for page in toc.chapters(provenance.ROOT, appendix=True)
+    }
+    after_models = {name for name, quoted in parts.items() if reproduce.MODEL_ROWS in quoted}
+    assert after_models == {"04_training", "05_improving", "reproduction"}
+    assert parts["reproduction"] >= everything

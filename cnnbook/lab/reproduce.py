@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -32,6 +33,7 @@ from cnnbook.datasets import mnist
 from cnnbook.lab import chapter_results
 
 RESULTS = provenance.ROOT / "data" / "reproduction.json"
+MODEL_ROWS, CHAPTER_ENTRIES = "model rows", "chapter entries"  # parts of the report
 NOT_RUN = "not yet run"
 HEADER = """\
 # Reproduction report
@@ -250,20 +252,31 @@ def main(argv=None):
     if args.chapter:
         for name in args.chapter:
             kept += _reproduce_chapter(name, args.mode, path)
+        changed = {CHAPTER_ENTRIES, *args.chapter}
     else:
         for name in args.model or list(recipes.RECIPES):
             _reproduce(name, mode.SIZES[args.mode], args.seeds, path)
+        changed = {MODEL_ROWS}
     if Path(path).resolve() == RESULTS.resolve():
-        _forget_quotes(kept)
+        pages = toc.chapters(provenance.ROOT, appendix=True)
+        stale = [page for page in pages if quoted_parts(page.read_text("utf-8")) & changed]
+        executions.forget(provenance.ROOT, stale, kept)
     return 0
 
 
-def _forget_quotes(kept):
-    """Drop the book's executions of the pages that quote the report, which just changed, but
-    kept ((chapter, mode) pairs this run left there), so the next build shows the new report."""
-    pages = toc.chapters(provenance.ROOT, appendix=True)
-    quoting = [page for page in pages if "reproduce.read(" in page.read_text(encoding="utf-8")]
-    executions.forget(provenance.ROOT, quoting, kept)
+def quoted_parts(source):
+    """The parts of the report a page's source quotes: MODEL_ROWS (`rows`), CHAPTER_ENTRIES
+    (every chapter's, `chapter_results.entries`) and the names of the chapters whose own entry it
+    reads (`chapter_results.values("NN_name", ...)`). A page whose part changed shows the old
+    report until its cached execution is dropped, which `main` does after a run."""
+    parts = set(re.findall(r"chapter_results\.values\(\s*[\"'](\w+)[\"']", source))
+    if "reproduce.rows(" in source:
+        parts.add(MODEL_ROWS)
+    if "chapter_results.entries(" in source:
+        parts.add(CHAPTER_ENTRIES)
+    if not parts and "reproduce.read(" in source:  # read some other way: all of it
+        parts = {MODEL_ROWS, CHAPTER_ENTRIES}
+    return parts
 
 
 def _parser():
