@@ -235,15 +235,22 @@ def test_a_malformed_exercise_is_refused_with_the_fix(tmp_path, body, message):
         assignments.read_exercises(write_chapter(tmp_path, body))
 
 
+def write_book(folder, answers):
+    """A book in folder whose chapters (answers: name -> reference answer, marked `# SOLUTION`
+    on its last line) each hold the square-root exercise with that answer."""
+    toc = "".join(f"  - file: {name}\n" for name in answers)
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n" + toc)
+    for name, answer in answers.items():
+        exercise = EXERCISE.replace("root = math.sqrt(2)", answer)
+        (folder / f"{name}.md").write_text(
+            MYST_HEADER + f"# {name}\n" + exercise + PUBLIC + HIDDEN + END
+        )
+
+
 def test_chapters_assigned_side_by_side_report_a_reference_that_fails_its_checks(tmp_path):
     """Two chapters at a time, each with its own kernel: the good one is written, the bad one
     named with the check its reference answer fails."""
-    (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: intro\nchapters:\n  - file: good\n  - file: bad\n"
-    )
-    for name, answer in (("good", "math.sqrt(2)"), ("bad", "1.5")):
-        body = EXERCISE.replace("math.sqrt(2)", answer) + PUBLIC + HIDDEN + END
-        (tmp_path / f"{name}.md").write_text(MYST_HEADER + f"# {name}\n" + body)
+    write_book(tmp_path, {"good": "root = math.sqrt(2)", "bad": "root = 1.5"})
     result = run_cnnbook("assign", "--book", tmp_path, "--jobs", 2)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "bad.md: the reference answers fail their own checks" in result.stderr
@@ -254,10 +261,7 @@ def test_chapters_assigned_side_by_side_report_a_reference_that_fails_its_checks
 
 
 def test_a_reference_answer_that_ends_its_kernel_is_named(tmp_path):
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: dead\n")
-    answer = "import os\nroot = os._exit(1)  # SOLUTION"
-    body = EXERCISE.replace("root = math.sqrt(2)  # SOLUTION", answer) + PUBLIC + HIDDEN + END
-    (tmp_path / "dead.md").write_text(MYST_HEADER + "# dead\n" + body)
+    write_book(tmp_path, {"dead": "import os\nroot = os._exit(1)"})
     result = run_cnnbook("assign", "--book", tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "dead.md: the kernel died while it ran the reference answers" in result.stderr
