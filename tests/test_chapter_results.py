@@ -3,6 +3,7 @@
 import json
 
 import nbformat
+import numpy as np
 import pytest
 from submissions import MYST_HEADER
 
@@ -87,6 +88,35 @@ def test_a_run_missing_a_declared_value_counts_as_not_yet_run():
         e for e in chapter_results.entries({"chapters": [entry]}) if e["chapter"] == "12_peptides"
     ]
     assert shown == {"chapter": "12_peptides", "status": "not yet run"}
+
+
+def test_a_page_quotes_its_full_mode_run_unless_it_is_that_run():
+    values = {"train_samples": 60000, "dense_accuracy": 0.9327}
+    entry = {"chapter": "12_peptides", "status": "done", "values": values}
+    declared = [
+        key
+        for result in chapter_results.CHAPTERS["12_peptides"].results
+        for key in chapter_results._keys(result)
+    ]
+    entry["values"] = {key: values.get(key, 0.5) for key in declared}
+    results = {"chapters": [entry]}
+
+    def words(full):
+        return f"The report's dense network: {full['dense_accuracy']:.2%}."
+
+    quick = {"train_samples": 1000, "dense_accuracy": 0.81}
+    assert chapter_results.beside("12_peptides", results, quick, words) == (
+        "The report's dense network: 93.27%."
+    )
+    for same in ({"train_samples": 60000, "dense_accuracy": np.float64(0.9327)}, values):
+        assert chapter_results.beside("12_peptides", results, same, words) == (
+            "The appendix's full-mode run found these same numbers."
+        )
+    one_differs = {"train_samples": 60000, "dense_accuracy": 0.9328}
+    assert "93.27%" in chapter_results.beside("12_peptides", results, one_differs, words)
+    assert chapter_results.beside("12_peptides", {"chapters": []}, values, words) == (
+        "This page's full-mode run: not yet run."
+    )
 
 
 def test_a_tiny_chapter_runs_is_harvested_and_reported(tmp_path, monkeypatch, capsys):

@@ -258,6 +258,18 @@ def values(chapter_name, results):
     return entry.get("values", {})
 
 
+def beside(chapter_name, results, here, words):
+    """The sentence a page shows about its chapter's full-mode run in results: words(values);
+    that the run found the same, when every value in here (glue name -> this page's value)
+    equals the report's (a full-mode page); or that the run is not yet done."""
+    full = values(chapter_name, results)
+    if not full:
+        return f"This page's full-mode run: {NOT_RUN}."
+    if all(full.get(name) == value for name, value in here.items()):
+        return "The appendix's full-mode run found these same numbers."
+    return words(full)
+
+
 def markdown(results, describe_machine, duration, heading="## {}"):
     """The chapters' results as Markdown: per chapter a heading (heading.format(title)), its
     run, and a table of its results with the source's figures beside them."""
