@@ -1,6 +1,7 @@
 """The reproduction report: every model listed, results only where a run produced them."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -161,3 +162,24 @@ def test_a_run_makes_the_book_execute_again_only_the_pages_quoting_what_it_chang
     after_models = {name for name, quoted in parts.items() if reproduce.MODEL_ROWS in quoted}
     assert after_models == {"04_training", "05_improving", "reproduction"}
     assert parts["reproduction"] >= everything
+
+
+def test_the_commit_is_marked_changed_by_code_not_by_the_report(tmp_path, monkeypatch):
+    def git(*arguments):
+        subprocess.run(["git", *arguments], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "reproduction.json").write_text("{}")
+    (tmp_path / "training.py").write_text("EPOCHS = 12\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True, text=True
+    ).stdout.strip()
+    monkeypatch.setattr(provenance, "ROOT", tmp_path)
+    assert provenance.commit() == head
+    (tmp_path / "data" / "reproduction.json").write_text('{"models": []}')  # a run's report
+    assert provenance.commit() == head
+    (tmp_path / "training.py").write_text("EPOCHS = 40\n")
+    assert provenance.commit() == head + "+changes"

@@ -73,7 +73,8 @@ def installed(packages):
 
 
 def commit():
-    """The cnnbook commit, with '+changes' if the tree differs from it; None outside git."""
+    """The cnnbook commit, with '+changes' if the tree differs from it outside data/ (where
+    the results report is written, run by run); None outside git."""
     if not (ROOT / ".git").exists():  # an installed copy: no commit to name
         return None
     with contextlib.suppress(OSError, subprocess.CalledProcessError):
@@ -81,7 +82,10 @@ def commit():
             subprocess.run(
                 ["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=True
             ).stdout.strip()
-            for arguments in (("rev-parse", "--short", "HEAD"), ("status", "--porcelain"))
+            for arguments in (
+                ("rev-parse", "--short", "HEAD"),
+                ("status", "--porcelain", "--", ".", ":(exclude)data"),
+            )
         )
         return head + ("+changes" if changes else "")
     return None
