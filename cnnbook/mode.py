@@ -67,6 +67,22 @@ class Sizes:
             return notes_epochs
         return min(notes_epochs, self.max_epochs)
 
+    def share(self, dataset, split):
+        """How much of a data set's split ("train" or "test") this mode uses, for a page's
+        prose: 'all 60,000' when it uses as many as full mode, else 'the first 10,000 of
+        the 60,000'."""
+        used = getattr(self.samples(dataset), split)
+        whole = getattr(SIZES["full"].samples(dataset), split)
+        return f"all {whole:,}" if used >= whole else f"the first {used:,} of the {whole:,}"
+
+    def epochs_words(self, notes_epochs, whose="the notes'"):
+        """The epochs this mode trains a model for, for a page's prose: "the notes' 12
+        epochs" when it trains all of them, else "3 of the notes' 12 epochs"."""
+        used = self.epochs(notes_epochs)
+        if used == notes_epochs:
+            return f"{whose} {notes_epochs} epochs"
+        return f"{used} of {whose} {notes_epochs} epochs"
+
     def _repr_pretty_(self, printer, cycle):
         """In a notebook: one field (and data set) a line, to fit the book's code boxes."""
         lines = ["Sizes("]

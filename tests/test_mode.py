@@ -54,3 +54,14 @@ def test_a_notebook_shows_the_sizes_whole_within_the_code_box(name):
     assert max(len(line) for line in text.splitlines()) <= 83
     namespace = {k: getattr(mode, k) for k in ("Sizes", "Samples", "Experiment", "Genomics")}
     assert eval(text, namespace) == mode.SIZES[name]
+
+
+def test_a_page_says_how_much_of_the_data_and_epochs_it_used():
+    quick, full = mode.SIZES["quick"], mode.SIZES["full"]
+    assert quick.share("mnist", "train") == "the first 10,000 of the 60,000"
+    assert quick.share("peptides", "test") == "all 2,376"  # quick mode tests on all of them
+    assert full.share("mnist", "train") == "all 60,000"
+    assert full.share("mnist", "test") == "all 10,000"
+    assert quick.epochs_words(12) == "3 of the notes' 12 epochs"
+    assert quick.epochs_words(2) == "the notes' 2 epochs"
+    assert full.epochs_words(150, "the example's") == "the example's 150 epochs"
