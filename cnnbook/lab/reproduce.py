@@ -266,10 +266,11 @@ def main(argv=None):
 
 def quoted_parts(source):
     """The parts of the report a page's source quotes: MODEL_ROWS (`rows`), CHAPTER_ENTRIES
-    (every chapter's, `chapter_results.entries`) and the names of the chapters whose own entry it
-    reads (`chapter_results.values("NN_name", ...)`). A page whose part changed shows the old
-    report until its cached execution is dropped, which `main` does after a run."""
-    parts = set(re.findall(r"chapter_results\.values\(\s*[\"'](\w+)[\"']", source))
+    (every chapter's, `chapter_results.entries`) and the names of the chapters whose own entry
+    it reads (`chapter_results.values("NN_name", ...)` or `beside("NN_name", ...)`). A page
+    whose part changed shows the old report until its cached execution is dropped, which
+    `main` does after a run."""
+    parts = set(re.findall(r"chapter_results\.(?:values|beside)\(\s*[\"'](\w+)[\"']", source))
     if "reproduce.rows(" in source:
         parts.add(MODEL_ROWS)
     if "chapter_results.entries(" in source:
