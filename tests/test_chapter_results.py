@@ -119,6 +119,23 @@ def test_a_page_quotes_its_full_mode_run_unless_it_is_that_run():
     )
 
 
+def test_a_run_becoming_the_reports_entry_does_not_quote_the_entry_it_replaces(monkeypatch):
+    """`reproduce --chapter` executes a chapter before it writes the run's entry."""
+    old = {"chapter": "12_peptides", "status": "done", "values": {"dense_accuracy": 0.81}}
+
+    def words(full):
+        return f"The report's dense network: {full['dense_accuracy']:.2%}."
+
+    this_run = {"dense_accuracy": 0.9327}
+    monkeypatch.setenv(chapter_results.REPRODUCING, "12_peptides")
+    for results in ({"chapters": [old]}, {"chapters": []}):
+        assert chapter_results.beside("12_peptides", results, this_run, words) == (
+            "The appendix's full-mode run found these same numbers."
+        )
+    monkeypatch.setenv(chapter_results.REPRODUCING, "07_architectures")  # another chapter's run
+    assert "not yet run" in chapter_results.beside("12_peptides", {"chapters": []}, {}, words)
+
+
 def test_a_tiny_chapter_runs_is_harvested_and_reported(tmp_path, monkeypatch, capsys):
     """`cnnbook reproduce --chapter` end to end, in quick mode into a file of the test's own."""
     (tmp_path / "chapters").mkdir()

@@ -25,6 +25,7 @@ from cnnbook.book import provenance
 
 FOLDER = provenance.ROOT / "chapters"
 NOT_RUN = "not yet run"
+REPRODUCING = "CNNBOOK_REPRODUCING"  # set, to a chapter's name, while its run is being reported
 
 
 class Result(typing.NamedTuple):
@@ -164,8 +165,10 @@ CHAPTERS = {
 }
 
 
-def execute(chapter, mode_name="full", timeout=None):
+def execute(chapter, mode_name="full", timeout=None, reported=False):
     """Run a chapter's notebook in mode_name; returns (the executed notebook, the run's facts).
+    reported: this run becomes the chapter's entry in the committed report, which the kernel
+    is told (REPRODUCING), so that `beside` need not quote the entry this run replaces.
 
     The facts: mode, wall_seconds (the whole notebook), machine (with the load average when it
     started), versions (with the cnnbook commit it started from) and finished (UTC). Cells
@@ -179,6 +182,8 @@ def execute(chapter, mode_name="full", timeout=None):
     machine, versions = provenance.describe(), provenance.report_versions()  # what ran
     previous = os.environ.get("CNNBOOK_MODE")
     os.environ["CNNBOOK_MODE"] = mode_name  # the kernel inherits this process's environment
+    if reported:
+        os.environ[REPRODUCING] = chapter.stem
     try:
         start = time.perf_counter()
         NotebookClient(
@@ -190,6 +195,7 @@ def execute(chapter, mode_name="full", timeout=None):
         ).execute()
         wall = time.perf_counter() - start
     finally:
+        os.environ.pop(REPRODUCING, None)
         if previous is None:
             del os.environ["CNNBOOK_MODE"]
         else:
@@ -261,7 +267,10 @@ def values(chapter_name, results):
 def beside(chapter_name, results, here, words):
     """The sentence a page shows about its chapter's full-mode run in results: words(values);
     that the run found the same, when every value in here (glue name -> this page's value)
-    equals the report's (a full-mode page); or that the run is not yet done."""
+    equals the report's (a full-mode page), or when this run is becoming the report's entry
+    (REPRODUCING); or that the run is not yet done."""
+    if os.environ.get(REPRODUCING) == chapter_name:
+        return "The appendix's full-mode run found these same numbers."
     full = values(chapter_name, results)
     if not full:
         return f"This page's full-mode run: {NOT_RUN}."

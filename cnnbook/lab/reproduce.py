@@ -344,7 +344,8 @@ def _reproduce_chapter(name, mode_name, path):
     return [(chapter, mode_name)] if the book's cache now holds this run, else []."""
     chapter = chapter_results.FOLDER / f"{name}.md"
     print(f"{name}: running the chapter in {mode_name} mode ...", flush=True)
-    notebook, facts = chapter_results.execute(chapter, mode_name)
+    reported = mode_name == "full" and Path(path).resolve() == RESULTS.resolve()
+    notebook, facts = chapter_results.execute(chapter, mode_name, reported=reported)
     _record_chapter(name, notebook, facts, path)
     outputs = [cell.outputs for cell in notebook.cells if cell.cell_type == "code"]
     remembered = executions.remember(
